@@ -1,0 +1,27 @@
+# The two set-up commands of the README: `make run` and `make test`.
+# Each prepares what it needs on a fresh machine (a virtualenv, the Python
+# packages, and for the tests the Debian packages the tests open outputs with).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench system-deps
+
+run: $(VENV)/.installed
+	$(BIN)/flask --app app run --host 127.0.0.1 --port 8000
+
+test: $(VENV)/.installed system-deps
+	$(BIN)/ruff check app tests bench
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+system-deps:
+	scripts/system-deps

@@ -1,0 +1,27 @@
+"""Touchpoint: one render request in, a message a customer can act on out, in every channel.
+
+`create_app()` sets the defaults, reads the configuration, and joins each part of the
+service through its `init_app(app)`. The story of a render is in `app/pipeline/__init__.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app import config
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_mapping(config.load(test_config))
+
+    from app import brands, cli, http, store, templating
+
+    store.init_app(app)
+    brands.init_app(app)
+    templating.init_app(app)
+    http.init_app(app)
+    cli.init_app(app)
+    return app

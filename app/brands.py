@@ -1,0 +1,123 @@
+"""Brands as data: `templates/brands/<id>/brand.json` plus its logo. A new brand is a new folder.
+
+A brand says its colours, logo, sender, default locale and legal footer per language. The
+logo is stored once as a content-addressed asset so every email points at the same URL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from PIL import Image
+
+from app.problems import InvalidRequest
+from app.store.artifacts import ArtifactStore
+
+
+@dataclass(frozen=True)
+class Brand:
+    id: str
+    name: str
+    colors: dict[str, str]
+    locale: str
+    email_from: str
+    website: str | None
+    address: str | None
+    phone: str | None
+    legal: dict[str, str]
+    logo: dict[str, Any] | None
+    offers: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def legal_text(self, language: str) -> str:
+        return self.legal.get(language) or self.legal.get("en") or ""
+
+    def view(self, language: str) -> dict[str, Any]:
+        """What templates see of the brand."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "colors": self.colors,
+            "website": self.website,
+            "address": self.address,
+            "phone": self.phone,
+            "legal": self.legal_text(language),
+            "logo": self.logo,
+        }
+
+
+DEFAULT_COLORS = {
+    "primary": "#1f4e79",
+    "on_primary": "#ffffff",
+    "text": "#1d1d1f",
+    "muted": "#5f6368",
+    "background": "#f4f5f7",
+    "surface": "#ffffff",
+    "accent": "#e8f0fe",
+}
+
+
+class BrandRegistry:
+    def __init__(self, directory: Path, assets: ArtifactStore, public_base_url: str) -> None:
+        self.directory = directory
+        self.assets = assets
+        self.public_base_url = public_base_url
+        self._cache: dict[str, tuple[float, Brand]] = {}
+
+    def ids(self) -> list[str]:
+        return sorted(p.name for p in self.directory.iterdir() if (p / "brand.json").exists())
+
+    def get(self, brand_id: str) -> Brand:
+        path = self.directory / brand_id / "brand.json"
+        if "/" in brand_id or brand_id.startswith(".") or not path.exists():
+            known = ", ".join(self.ids())
+            raise InvalidRequest.at("brand", f"unknown brand '{brand_id}' (known: {known})")
+        mtime = path.stat().st_mtime
+        cached = self._cache.get(brand_id)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        brand = self._load(brand_id, path)
+        self._cache[brand_id] = (mtime, brand)
+        return brand
+
+    def _load(self, brand_id: str, path: Path) -> Brand:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        logo = None
+        if raw.get("logo"):
+            logo_path = path.parent / raw["logo"]
+            data = logo_path.read_bytes()
+            with Image.open(logo_path) as image:
+                width, height = image.size
+            digest = self.assets.put_asset(data, "png")
+            # Logos are drawn at 2x; shown at half their pixel size for sharp phones.
+            logo = {
+                "url": f"{self.public_base_url}/assets/{digest}.png",
+                "width": width // 2,
+                "height": height // 2,
+                "alt": raw["name"],
+            }
+        return Brand(
+            id=brand_id,
+            name=raw["name"],
+            colors={**DEFAULT_COLORS, **raw.get("colors", {})},
+            locale=raw.get("locale", "en"),
+            email_from=raw["email_from"],
+            website=raw.get("website"),
+            address=raw.get("address"),
+            phone=raw.get("phone"),
+            legal=raw.get("legal", {}),
+            logo=logo,
+            offers=raw.get("offers", []),
+            raw=raw,
+        )
+
+
+def init_app(app: Flask) -> None:
+    store: ArtifactStore = app.extensions["touchpoint.artifacts"]
+    app.extensions["touchpoint.brands"] = BrandRegistry(
+        Path(app.config["BRANDS_DIR"]), store, app.config["PUBLIC_BASE_URL"]
+    )

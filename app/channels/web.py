@@ -1,0 +1,23 @@
+"""Web: the hosted, mobile-first page at `/m/<token>`, the document face of the message."""
+
+from __future__ import annotations
+
+from app.channels import ChannelOutput, File
+from app.pipeline.compose import Composed
+from app.pipeline.enrich import Enriched
+from app.templating import render as render_template
+
+NAME = "web"
+
+
+def render_page(message: Composed) -> str:
+    return render_template(f"templates/{message.type}/document.html",
+                           {**message.context, "channel": "web"})
+
+
+def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]) -> ChannelOutput:
+    html = render_page(message)
+    return ChannelOutput(
+        {"url": enriched.links["web"]},
+        files=[File("page.html", "text/html; charset=utf-8", html.encode())],
+    )

@@ -1,0 +1,53 @@
+"""Commands for people at a terminal: `flask --app app render FIXTURE --out DIR`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from app.pipeline import render_message
+from app.store import archive, artifacts
+
+
+def resolve_fixture(name: str) -> Path:
+    """A fixture by path, by `type/name`, or by bare name."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    root = Path(current_app.config["FIXTURES_DIR"])
+    for candidate in (root / name, root / f"{name}.json", *root.glob(f"*/{name}.json")):
+        if candidate.is_file():
+            return candidate
+    raise click.BadParameter(f"no fixture '{name}' (looked under {root})", param_hint="FIXTURE")
+
+
+@click.command("render")
+@click.argument("fixture")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write every artifact into.")
+def render_command(fixture: str, out_dir: Path) -> None:
+    """Render FIXTURE (a path, `type/name` or a name) and write every artifact to --out."""
+    from app.problems import Problem
+
+    document = json.loads(resolve_fixture(fixture).read_text(encoding="utf-8"))
+    try:
+        answer = render_message(document)
+    except Problem as problem:
+        raise click.ClickException(json.dumps(problem.as_dict(), indent=2)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    message = archive.get_message(answer["id"])
+    assert message is not None
+    for artifact in message.artifacts:
+        (out_dir / artifact.name).write_bytes(artifacts().read(artifact.path))
+        click.echo(f"{out_dir / artifact.name}  ({artifact.size} bytes)")
+    (out_dir / "message.json").write_text(json.dumps(answer, indent=2, ensure_ascii=False))
+    click.echo(f"{out_dir / 'message.json'}  ({answer['id']})")
+    for warning in answer["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(render_command)

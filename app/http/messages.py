@@ -1,0 +1,44 @@
+"""GET /v1/messages/{id} and its artifacts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, json, send_file
+
+from app.problems import NotFound
+from app.store import archive, artifacts
+
+bp = Blueprint("messages", __name__)
+
+ARTIFACTS = ("email.html", "email.txt", "email.eml", "page.html", "document.pdf", "invite.ics")
+
+
+@bp.get("/v1/messages/<message_id>")
+def get_message(message_id: str) -> Response:
+    message = archive.get_message(message_id)
+    if message is None:
+        raise NotFound(f"No message {message_id}.")
+    return Response(json.dumps(message.document), mimetype="application/json")
+
+
+def send_artifact(message_id: str, name: str, download_name: str | None = None) -> Response:
+    artifact = archive.get_artifact(message_id, name) if name in ARTIFACTS else None
+    if artifact is None:
+        raise NotFound(f"Message {message_id} has no {name}.")
+    response = send_file(
+        artifacts().absolute(artifact.path), mimetype=artifact.content_type,
+        download_name=download_name or name, as_attachment=name.endswith((".eml", ".ics")),
+        etag=artifact.sha256, conditional=True, max_age=0,
+    )
+    if name.endswith(".html"):
+        # A stored page is shown as it is: no script runs, nothing loads from elsewhere.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
+            "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+        )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/v1/messages/<message_id>/<name>")
+def get_artifact(message_id: str, name: str) -> Response:
+    return send_artifact(message_id, name)

@@ -1,0 +1,140 @@
+"""GET /openapi.json: the contract in its precise form, generated from the request models."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, jsonify
+from pydantic.json_schema import models_json_schema
+
+from app.schemas import AppointmentRequest, BillRequest, InvoiceRequest, ProfileFields, Recipient
+
+bp = Blueprint("openapi", __name__)
+
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "message"],
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+MESSAGE = {
+    "type": "object",
+    "required": ["id", "type", "locale", "outputs", "actions", "personalisation", "warnings"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^msg_"},
+        "type": {"type": "string", "enum": ["appointment", "invoice", "bill"]},
+        "locale": {"type": "string"},
+        "reference": {"type": ["string", "null"]},
+        "created": {"type": "string", "format": "date-time"},
+        "outputs": {
+            "type": "object",
+            "properties": {
+                "email": {"type": "object", "required": ["subject", "preheader", "html", "text",
+                                                          "bytes", "attachments", "eml_url"]},
+                "web": {"type": "object", "required": ["url"]},
+                "pdf": {"type": "object", "required": ["url", "status"],
+                        "properties": {"status": {"enum": ["pending", "ready"]},
+                                       "pages": {"type": "integer"}, "bytes": {"type": "integer"}}},
+                "ics": {"type": "object", "required": ["url", "uid", "sequence", "method"]},
+                "sms": {"type": "object", "required": ["text", "segments", "encoding"],
+                        "properties": {"encoding": {"enum": ["GSM-7", "UCS-2"]}}},
+            },
+        },
+        "actions": {"type": "array", "items": {"type": "object", "required": ["kind"]}},
+        "personalisation": {"type": "object"},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _problem_responses(*codes: int) -> dict[str, Any]:
+    return {
+        str(code): {
+            "description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code, description in {
+            400: "Malformed JSON", 404: "Not found", 409: "Idempotency key in flight",
+            413: "Body over the limit", 415: "Not JSON", 422: "A field is missing or wrong",
+        }.items()
+        if code in codes
+    }
+
+
+@cache
+def document() -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [(model, "validation") for model in
+         (AppointmentRequest, InvoiceRequest, BillRequest, Recipient, ProfileFields)],
+        ref_template="#/components/schemas/{model}",
+    )
+    components = dict(schemas.get("$defs", {}))
+    components["RenderRequest"] = {
+        "oneOf": [{"$ref": f"#/components/schemas/{name}"}
+                  for name in ("AppointmentRequest", "InvoiceRequest", "BillRequest")],
+        "discriminator": {"propertyName": "type", "mapping": {
+            "appointment": "#/components/schemas/AppointmentRequest",
+            "invoice": "#/components/schemas/InvoiceRequest",
+            "bill": "#/components/schemas/BillRequest",
+        }},
+    }
+    components["Problem"] = PROBLEM
+    components["Message"] = MESSAGE
+    message_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}}
+    artifact_names = ["email.html", "email.txt", "email.eml", "page.html", "document.pdf",
+                      "invite.ics"]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Touchpoint", "version": "0.1.0",
+                 "description": "One render request in; email, web page, PDF, invite and SMS out."},
+        "paths": {
+            "/v1/render": {"post": {
+                "summary": "Render a message in every channel of its type",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": False,
+                     "schema": {"type": "string", "maxLength": 255}},
+                    {"name": "Prefer", "in": "header", "required": False,
+                     "schema": {"type": "string", "enum": ["respond-async"]}},
+                ],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/RenderRequest"}}}},
+                "responses": {"201": {"description": "Rendered and archived", "content": message_ref},
+                              **_problem_responses(400, 409, 413, 415, 422)},
+            }},
+            "/v1/messages/{id}": {"get": {
+                "summary": "The message document, as first answered",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The message", "content": message_ref},
+                              **_problem_responses(404)},
+            }},
+            "/v1/messages/{id}/{artifact}": {"get": {
+                "summary": "One artifact's bytes, with its content type",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "artifact", "in": "path", "required": True,
+                     "schema": {"type": "string", "enum": artifact_names}},
+                ],
+                "responses": {"200": {"description": "The artifact"}, **_problem_responses(404)},
+            }},
+        },
+        "components": {"schemas": components},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(document())

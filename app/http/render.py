@@ -1,0 +1,41 @@
+"""POST /v1/render: bind, check the idempotency key, call the pipeline, answer 201."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, json, request
+
+from app.http.body import json_body
+from app.pipeline import render_message
+from app.store import idempotency, session
+
+bp = Blueprint("render", __name__)
+
+
+def _created(answer: dict, status: int = 201, replayed: bool = False) -> Response:
+    response = Response(json.dumps(answer), status=status, mimetype="application/json")
+    response.headers["Location"] = f"/v1/messages/{answer['id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.post("/v1/render")
+def render() -> Response:
+    document, raw = json_body()
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return _created(render_message(document))
+
+    config = current_app.config
+    db = session()
+    stored = idempotency.claim(db, key, idempotency.fingerprint(raw),
+                               config["IDEMPOTENCY_TTL"], config["IDEMPOTENCY_LOCK_TIMEOUT"])
+    if stored is not None:
+        return _created(stored.response or {}, stored.status_code or 201, replayed=True)
+    try:
+        answer = render_message(document)
+    except BaseException:
+        idempotency.release(db, key)
+        raise
+    idempotency.complete(db, key, 201, answer, answer["id"])
+    return _created(answer)

@@ -1,0 +1,102 @@
+"""Locales, translations and formatting.
+
+Fixed texts come from gettext catalogues (`translations/<lang>/LC_MESSAGES/messages.po`),
+compiled in memory at first use, so there is no build step and no binary in the repo.
+Dates, times, numbers and money are formatted by Babel for the message's locale.
+"""
+
+from __future__ import annotations
+
+import gettext as gettext_module
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
+
+from app.config import ROOT
+
+LANGUAGES = ("en", "nl", "fr", "de")
+TRANSLATIONS_DIR = ROOT / "translations"
+
+
+def parse_locale(tag: str) -> Locale | None:
+    """A supported Babel locale for a BCP 47 tag (`nl-BE`), or None."""
+    try:
+        locale = Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+    return locale if locale.language in LANGUAGES else None
+
+
+def locale_tag(locale: Locale) -> str:
+    return f"{locale.language}-{locale.territory}" if locale.territory else locale.language
+
+
+@lru_cache(maxsize=16)
+def translations(language: str, directory: Path = TRANSLATIONS_DIR) -> gettext_module.NullTranslations:
+    po_path = directory / language / "LC_MESSAGES" / "messages.po"
+    if not po_path.exists():
+        return gettext_module.NullTranslations()
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext_module.GNUTranslations(buffer)
+
+
+def reload_translations() -> None:
+    translations.cache_clear()
+
+
+class Formatter:
+    """Everything a message needs to say numbers, money and moments in one locale."""
+
+    def __init__(self, locale: Locale, timezone: str | None = None) -> None:
+        self.locale = locale
+        self.language = locale.language
+        self.timezone = timezone
+        self._t = translations(locale.language)
+
+    def gettext(self, message: str, **values: object) -> str:
+        text = self._t.gettext(message)
+        return text % values if values else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+        text = self._t.ngettext(singular, plural, n)
+        return text % {"num": n, **values}
+
+    def money(self, amount: Decimal, currency: str) -> str:
+        digits = get_currency_precision(currency)
+        return format_currency(
+            amount, currency, locale=self.locale, format_type="standard",
+            currency_digits=False, decimal_quantization=False,
+        ) if digits is None else format_currency(amount, currency, locale=self.locale)
+
+    def number(self, value: Decimal | int, digits: int | None = None) -> str:
+        if digits is None:
+            return format_decimal(value, locale=self.locale)
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(value, format=pattern, locale=self.locale)
+
+    def percent(self, value: Decimal) -> str:
+        return format_percent(value / 100, locale=self.locale, format="#,##0.##%")
+
+    def date(self, value: date, style: str = "long") -> str:
+        return format_date(value, format=style, locale=self.locale)
+
+    def time(self, value: datetime, style: str = "short") -> str:
+        return format_time(value, format=style, locale=self.locale, tzinfo=value.tzinfo)
+
+    def datetime(self, value: datetime, style: str = "long") -> str:
+        return format_datetime(value, format=style, locale=self.locale, tzinfo=value.tzinfo)
+
+    def weekday_date(self, value: date) -> str:
+        return format_date(value, format="full", locale=self.locale)

@@ -1,0 +1,92 @@
+"""Stage 3, compose: what the message says, as one view model every channel renders.
+
+Input: an Enriched bundle. Output: a Composed message: subject, preheader and the context
+the templates see. Pure: no I/O, no clock but `enriched.now`. Figures are formatted here,
+once, in the message's locale, so email, web, PDF, text and SMS say the same thing.
+
+The context every template sees:
+- `type`, `lang`, `locale`, `brand` (name, colors, logo, legal, ...), `links`
+- `subject`, `preheader`, `headline`, `greeting`, `intro`, `recipient`
+- `actions`: buttons, each `{kind, label, url}`; the first is the main call to action
+- `appointment` | `invoice` | `bill`: the type's own part (see the type's module)
+- `items`, `totals`, `payment`: an invoice's lines or a bill's charges, for the components
+- `document_title`: the title under the logo on the web page and the PDF
+- `parties` (seller, buyer) and `facts` (number, dates, ...): label and value, formatted
+- `offers`: personalised blocks (empty until a profile allows some)
+- `channel`: set by each channel as it renders (`email`, `web`, `pdf`, `text`, `sms`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.pipeline.enrich import Enriched
+
+
+@dataclass
+class Composed:
+    type: str
+    subject: str
+    preheader: str
+    context: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    # The action list of the answer document (CONTRACT.md `actions`).
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def recipient_view(enriched: Enriched) -> dict[str, Any]:
+    name = enriched.profile.get("name") or {}
+    given, family = name.get("given"), name.get("family")
+    full = " ".join(part for part in (given, family) if part) or None
+    return {"given_name": given, "family_name": family, "name": full,
+            "email": enriched.profile.get("email"), "phone": enriched.profile.get("phone")}
+
+
+def greeting(enriched: Enriched, recipient: dict[str, Any]) -> str:
+    # Never a title or a gendered form: the profile does not say, so we do not guess.
+    if recipient["given_name"]:
+        return enriched.fmt.gettext("Hello %(name)s,", name=recipient["given_name"])
+    return enriched.fmt.gettext("Hello,")
+
+
+def frame(enriched: Enriched) -> dict[str, Any]:
+    """The part of the context every type shares."""
+    recipient = recipient_view(enriched)
+    return {
+        "type": enriched.request.type,
+        "lang": enriched.locale.language,
+        "locale": enriched.locale_tag,
+        "brand": enriched.brand.view(enriched.locale.language),
+        "links": {
+            "web": enriched.links["web"] if "web" in enriched.channels else None,
+            "pdf": enriched.links["pdf"] if "pdf" in enriched.channels else None,
+            "ics": enriched.links["ics"] if "ics" in enriched.channels else None,
+        },
+        "recipient": recipient,
+        "greeting": greeting(enriched, recipient),
+        "reference": enriched.request.reference,
+        "offers": [],
+        "appointment": None,
+        "invoice": None,
+        "bill": None,
+        "items": [],
+        "totals": None,
+        "payment": None,
+        "document_title": None,
+        "parties": [],
+        "facts": [],
+    }
+
+
+def compose(enriched: Enriched) -> Composed:
+    from app.pipeline.compose import appointment, bill, invoice
+
+    composer = {"appointment": appointment.compose, "invoice": invoice.compose,
+                "bill": bill.compose}[enriched.request.type]
+    composed = composer(enriched, frame(enriched))
+    composed.context["subject"] = composed.subject
+    composed.context["preheader"] = composed.preheader
+    if "web" in enriched.channels:
+        composed.actions.insert(0, {"kind": "view_online", "url": enriched.links["web"]})
+    return composed

@@ -1,0 +1,103 @@
+"""Stage 2, enrich: what the request implies but does not say.
+
+Input: a valid RenderRequest. Output: an Enriched bundle: the brand, the recipient's
+profile (stored, then overridden by inline fields for this message only), the locale and
+its formatter, the message id and every link, and images made safe. Reads the database
+and stores image assets; nothing after this stage does I/O until the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from babel import Locale
+
+from app.brands import Brand
+from app.i18n import Formatter, locale_tag, parse_locale
+from app.problems import FieldError, collect
+from app.schemas import AppointmentRequest, RenderRequest
+from app.store.artifacts import ArtifactStore
+from app.visuals.images import ImageRejected, store_portrait
+
+
+@dataclass
+class Enriched:
+    request: RenderRequest
+    brand: Brand
+    locale: Locale
+    fmt: Formatter
+    profile: dict[str, Any]
+    message_id: str
+    links: dict[str, str]
+    channels: list[str]
+    now: datetime
+    public_base_url: str
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def locale_tag(self) -> str:
+        return locale_tag(self.locale)
+
+
+def merge_profile(stored: dict[str, Any] | None, request: RenderRequest) -> dict[str, Any]:
+    inline = request.recipient.model_dump(mode="json", exclude_unset=True)
+    return {**(stored or {}), **inline}
+
+
+def resolve_locale(request: RenderRequest, profile: dict[str, Any], brand: Brand) -> Locale:
+    for tag in (request.locale, profile.get("locale"), brand.locale, "en"):
+        if tag and (locale := parse_locale(tag)):
+            return locale
+    raise AssertionError("'en' is always a supported locale")  # pragma: no cover
+
+
+def enrich(
+    request: RenderRequest,
+    *,
+    brand: Brand,
+    stored_profile: dict[str, Any] | None,
+    message_id: str,
+    links: dict[str, str],
+    channels: list[str],
+    now: datetime,
+    assets: ArtifactStore,
+    config: dict[str, Any],
+) -> Enriched:
+    profile = merge_profile(stored_profile, request)
+    locale = resolve_locale(request, profile, brand)
+    timezone = (
+        request.data.timezone if isinstance(request, AppointmentRequest) else profile.get("timezone")
+    )
+    enriched = Enriched(
+        request=request, brand=brand, locale=locale, fmt=Formatter(locale, timezone),
+        profile=profile, message_id=message_id, links=links, channels=channels, now=now,
+        public_base_url=config["PUBLIC_BASE_URL"],
+    )
+    if isinstance(request, AppointmentRequest):
+        _advisor_photo(enriched, request, assets, config)
+    if request.recipient.customer_id and stored_profile is None:
+        enriched.warnings.append(
+            f"no stored profile for customer '{request.recipient.customer_id}'; "
+            "only the inline recipient fields were used"
+        )
+    return enriched
+
+
+def _advisor_photo(
+    enriched: Enriched, request: AppointmentRequest, assets: ArtifactStore, config: dict[str, Any]
+) -> None:
+    advisor = request.data.advisor
+    if advisor is None or not advisor.photo:
+        return
+    try:
+        stored = store_portrait(
+            advisor.photo, assets,
+            max_bytes=config["MAX_IMAGE_BYTES"], max_pixels=config["MAX_IMAGE_PIXELS"],
+        )
+    except ImageRejected as exc:
+        collect([FieldError("data.advisor.photo", str(exc))])
+        return
+    enriched.images["advisor_photo"] = stored.view(enriched.public_base_url, advisor.name)

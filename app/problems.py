@@ -1,0 +1,95 @@
+"""Failures the service reports, one class per failure, each with its status and title.
+
+Raised anywhere (pipeline, store, handlers); `app/http/problems.py` turns them into
+RFC 9457 `application/problem+json` answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad field: `path` in the request's own notation (`data.lines[2].unit_price`)."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class Problem(Exception):
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+    slug: ClassVar[str] = "internal-error"
+
+    def __init__(self, detail: str | None = None, errors: list[FieldError] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or []
+        self.headers = headers or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = [error.as_dict() for error in self.errors]
+        return body
+
+
+class MalformedJSON(Problem):
+    status, title, slug = 400, "Malformed JSON", "malformed-json"
+
+
+class BodyTooLarge(Problem):
+    status, title, slug = 413, "Request body too large", "body-too-large"
+
+
+class UnsupportedMediaType(Problem):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class InvalidRequest(Problem):
+    """A field is missing or wrong, or the request makes no sense. Reported once, completely."""
+
+    status, title, slug = 422, "Invalid request", "invalid-request"
+
+    @classmethod
+    def at(cls, path: str, message: str) -> InvalidRequest:
+        return cls(f"{path}: {message}", [FieldError(path, message)])
+
+
+class IdempotencyKeyReused(Problem):
+    status, title, slug = 422, "Idempotency key reused", "idempotency-key-reused"
+
+
+class IdempotencyKeyInFlight(Problem):
+    status, title, slug = 409, "Request with this idempotency key in progress", "idempotency-in-flight"
+
+
+class NotFound(Problem):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Gone(Problem):
+    status, title, slug = 410, "Link expired", "link-expired"
+
+
+class MethodNotAllowed(Problem):
+    status, title, slug = 405, "Method not allowed", "method-not-allowed"
+
+
+def collect(errors: list[FieldError]) -> None:
+    """Raise one InvalidRequest naming every collected field, if there is any."""
+    if errors:
+        summary = "; ".join(f"{e.path}: {e.message}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise InvalidRequest(summary + more, errors)

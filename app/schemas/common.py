@@ -1,0 +1,172 @@
+"""Building blocks shared by every request model: money, dates, parties, the recipient."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+Channel = Literal["email", "web", "pdf", "ics", "sms"]
+
+_DECIMAL_RE = re.compile(r"^[+-]?\d{1,15}(\.\d{1,6})?$")
+_IANA_ZONES = frozenset(available_timezones())
+
+
+class Model(BaseModel):
+    """Every request object: unknown fields are refused, so a typo is named, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def _decimal_string(value: Any) -> Decimal:
+    if isinstance(value, bool | int | float):
+        raise ValueError('must be a decimal string such as "4.20", not a JSON number')
+    if not isinstance(value, str) or not _DECIMAL_RE.match(value.strip()):
+        raise ValueError('must be a decimal string such as "4.20"')
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already guards this
+        raise ValueError("is not a decimal number") from exc
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+def _percentage(value: Decimal) -> Decimal:
+    if not Decimal(0) <= value <= Decimal(100):
+        raise ValueError("must be a percentage from 0 to 100")
+    return value
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _IANA_ZONES:
+        raise ValueError(f"'{value}' is not an IANA time zone such as 'Europe/Brussels'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"'{value}' is not an IANA time zone") from exc
+    return value
+
+
+def _currency(value: str) -> str:
+    from babel.numbers import list_currencies
+
+    if value not in list_currencies():
+        raise ValueError(f"'{value}' is not an ISO 4217 currency code")
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(_decimal_string)]
+NonNegativeAmount = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_non_negative)]
+PositiveAmount = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_positive)]
+Percentage = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_percentage)]
+TimeZone = Annotated[str, AfterValidator(_iana_zone)]
+Currency = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)
+]
+
+# Text limits keep one request from asking us to lay out a novel.
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+HttpsUrl = Annotated[
+    str, StringConstraints(max_length=2000, pattern=r"^https://[^\s/$.?#][^\s]*$")
+]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+]
+Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()./-]{3,31}$")]
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+]
+
+
+class Party(Model):
+    """A seller or a buyer on an invoice or bill."""
+
+    name: ShortText
+    address: Text | None = None
+    vat_id: Annotated[str, StringConstraints(max_length=32)] | None = None
+    iban: Annotated[str, StringConstraints(max_length=42)] | None = None
+    bic: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")] | None = None
+    email: Email | None = None
+
+
+class Payment(Model):
+    reference: Annotated[str, StringConstraints(max_length=140)] | None = None
+    pay_url: HttpsUrl | None = None
+
+
+class Totals(Model):
+    net: Amount
+    vat: Amount
+    gross: Amount
+
+
+class PersonName(Model):
+    given: ShortText | None = None
+    family: ShortText | None = None
+
+
+class Purchase(Model):
+    sku: Identifier
+    date: date
+    quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
+
+
+class LifeEvent(Model):
+    type: Identifier
+    date: date
+
+
+class Ticket(Model):
+    id: Identifier
+    opened: date
+    topic: ShortText | None = None
+    closed: date | None = None
+
+
+class Preferences(Model):
+    channels: list[Channel] | None = None
+    topics_off: list[Identifier] = Field(default_factory=list, max_length=100)
+
+
+class ProfileFields(Model):
+    """What a profile may say about a customer. What it does not say is unknown."""
+
+    name: PersonName | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    locale: Annotated[str, StringConstraints(max_length=35)] | None = None
+    timezone: TimeZone | None = None
+    consents: dict[Identifier, bool] | None = None
+    preferences: Preferences | None = None
+    purchases: list[Purchase] | None = Field(default=None, max_length=10_000)
+    interests: list[Identifier] | None = Field(default=None, max_length=200)
+    life_events: list[LifeEvent] | None = Field(default=None, max_length=200)
+    open_tickets: list[Ticket] | None = Field(default=None, max_length=200)
+
+
+class Recipient(ProfileFields):
+    """A stored profile by `customer_id`, inline fields, or both (inline wins, this message only)."""
+
+    customer_id: Identifier | None = None

@@ -1,0 +1,109 @@
+"""The one Jinja environment every template runs in, and helpers to render with it.
+
+Templates are edited by designers, so they run sandboxed (no attribute tricks reach Python
+internals), with autoescape on for every file: `.mjml`, `.html` and the text templates alike.
+StrictUndefined turns a misspelt variable into an error instead of a silent blank.
+
+Template names:
+- `templates/<type>/document.html`, `templates/<type>/email.txt`, ...: files under templates/
+- `components/<name>/document.html`: a component's document face
+- `email/<type>/email.mjml`: the message's MJML, compiled once (see mjml_loader.py)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from jinja2 import FileSystemLoader, PrefixLoader, StrictUndefined, Template, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from app.i18n import translations
+from app.templating.mjml_loader import MjmlCompileError, MjmlLoader
+
+__all__ = ["MjmlCompileError", "create_environment", "environment", "init_app", "render"]
+
+
+@pass_context
+def _gettext(context: Context, message: str, **values: Any) -> str:
+    text = translations(context["lang"]).gettext(message)
+    return text % values if values else text
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int, **values: Any) -> str:
+    text = translations(context["lang"]).ngettext(singular, plural, n)
+    return text % {"num": n, **values}
+
+
+def _css_string(value: str) -> Markup:
+    """A value as a CSS string literal, for `content:` in @page rules."""
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\A ")
+    escaped = escaped.replace("<", "\\3C ").replace(">", "\\3E ")
+    return Markup(f'"{escaped}"')
+
+
+@pass_context
+def _page_of_pages(context: Context) -> Markup:
+    """`content:` for a page footer: "Page 2 of 5", the words in the message's language."""
+    text = translations(context["lang"]).gettext("Page %(page)s of %(pages)s")
+    parts = []
+    for piece in re.split(r"(%\((?:page|pages)\)s)", text):
+        if piece == "%(page)s":
+            parts.append("counter(page)")
+        elif piece == "%(pages)s":
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append(_css_string(piece))
+    return Markup(" ".join(parts))
+
+
+def create_environment(
+    templates_dir: Path, components_dir: Path, auto_reload: bool = True
+) -> ImmutableSandboxedEnvironment:
+    loader = PrefixLoader(
+        {
+            "templates": FileSystemLoader(templates_dir),
+            "components": FileSystemLoader(components_dir),
+            "email": MjmlLoader(templates_dir, components_dir),
+        }
+    )
+    env = ImmutableSandboxedEnvironment(
+        loader=loader,
+        autoescape=True,
+        undefined=StrictUndefined,
+        auto_reload=auto_reload,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        extensions=["jinja2.ext.i18n"],
+        cache_size=400,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["css_string"] = _css_string
+    env.globals["page_of_pages"] = _page_of_pages
+    return env
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["touchpoint.jinja"] = create_environment(
+        Path(app.config["TEMPLATES_DIR"]),
+        Path(app.config["COMPONENTS_DIR"]),
+        auto_reload=app.config["TEMPLATE_AUTO_RELOAD"],
+    )
+
+
+def environment() -> ImmutableSandboxedEnvironment:
+    return current_app.extensions["touchpoint.jinja"]
+
+
+def template(name: str) -> Template:
+    return environment().get_template(name)
+
+
+def render(name: str, context: dict[str, Any]) -> str:
+    return template(name).render(context)

@@ -1,0 +1,99 @@
+"""Shared fixtures: `app`, `client`, `runner` (Flask's tutorial layout), per storage backend.
+
+`app` runs on SQLite in a temporary folder. Tests marked `postgres` (or using `any_app`,
+which is parametrised over both) run on the PostgreSQL server of this machine, each in a
+schema of its own that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+
+from app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+PUBLIC_BASE_URL = "http://touchpoint.test"
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def fixture_paths() -> list[Path]:
+    return sorted(FIXTURES.glob("*/*.json"))
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    """A fixture as a fresh dict: `invoice/capsules-nl`."""
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _config(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "DATABASE_URL": database_url,
+        "ARTIFACT_DIR": str(tmp_path / "artifacts"),
+    }
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    application = create_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
+    yield application
+    application.extensions["touchpoint.engine"].dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    schema = f"tp_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path, postgres_url: str) -> Iterator[Flask]:
+    application = create_app(_config(tmp_path, postgres_url))
+    yield application
+    application.extensions["touchpoint.engine"].dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The same app on each storage backend."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("app")
+    else:
+        yield request.getfixturevalue("pg_app")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def any_client(any_app: Flask) -> FlaskClient:
+    return any_app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
