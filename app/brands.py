@@ -6,6 +6,7 @@ logo is stored once as a content-addressed asset so every email points at the sa
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,23 @@ DEFAULT_COLORS = {
 }
 
 
+# Every logo is fitted into one box, drawn at 2x for sharp phones and shown at 200 x 40, so
+# templates can state its size as a constant (MJML computes with it; Jinja stays out).
+LOGO_BOX = (400, 80)
+
+
+def fit_logo(path: Path) -> bytes:
+    """The logo scaled into LOGO_BOX, left-aligned on transparency, as PNG."""
+    with Image.open(path) as image:
+        image = image.convert("RGBA")
+        image.thumbnail(LOGO_BOX, Image.Resampling.LANCZOS)
+        canvas = Image.new("RGBA", LOGO_BOX, (0, 0, 0, 0))
+        canvas.paste(image, (0, (LOGO_BOX[1] - image.height) // 2), image)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 class BrandRegistry:
     def __init__(self, directory: Path, assets: ArtifactStore, public_base_url: str) -> None:
         self.directory = directory
@@ -88,16 +106,11 @@ class BrandRegistry:
         raw = json.loads(path.read_text(encoding="utf-8"))
         logo = None
         if raw.get("logo"):
-            logo_path = path.parent / raw["logo"]
-            data = logo_path.read_bytes()
-            with Image.open(logo_path) as image:
-                width, height = image.size
-            digest = self.assets.put_asset(data, "png")
-            # Logos are drawn at 2x; shown at half their pixel size for sharp phones.
+            digest = self.assets.put_asset(fit_logo(path.parent / raw["logo"]), "png")
             logo = {
                 "url": f"{self.public_base_url}/assets/{digest}.png",
-                "width": width // 2,
-                "height": height // 2,
+                "width": LOGO_BOX[0] // 2,
+                "height": LOGO_BOX[1] // 2,
                 "alt": raw["name"],
             }
         return Brand(

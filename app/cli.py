@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from app.pipeline import render_message
 from app.store import archive, artifacts
@@ -25,6 +26,7 @@ def resolve_fixture(name: str) -> Path:
 
 
 @click.command("render")
+@with_appcontext
 @click.argument("fixture")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write every artifact into.")

@@ -39,6 +39,11 @@ def locale_tag(locale: Locale) -> str:
     return f"{locale.language}-{locale.territory}" if locale.territory else locale.language
 
 
+def N_(message: str) -> str:
+    """Marks a string for translation where it is defined; translated where it is shown."""
+    return message
+
+
 @lru_cache(maxsize=16)
 def translations(language: str, directory: Path = TRANSLATIONS_DIR) -> gettext_module.NullTranslations:
     po_path = directory / language / "LC_MESSAGES" / "messages.po"

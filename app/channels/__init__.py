@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import unescape
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
+if TYPE_CHECKING:
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,21 @@ import re
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
+from typing import TYPE_CHECKING
 
 from app.channels import ChannelOutput, File, plain
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.store import artifacts
 from app.templating import render as render_template
 
+if TYPE_CHECKING:
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
+
 NAME = "email"
+# Headers are folded only past RFC 5322's hard limit: CPython's folder otherwise moves a long
+# Subject whole onto a continuation line, which parsers read back with a leading space.
+# Bodies are quoted-printable, so the message is 7-bit clean for any SMTP server.
+POLICY = SMTP.clone(max_line_length=998)
 # Gmail clips a message whose HTML is over 102 KB (102 * 1024 bytes).
 GMAIL_CLIP_BYTES = 102 * 1024
 
@@ -36,7 +43,7 @@ def render_text(message: Composed) -> str:
 def build_eml(message: Composed, enriched: Enriched, html: str, text: str,
               attachments: list[File], calendar: File | None) -> bytes:
     brand = enriched.brand
-    mail = EmailMessage(policy=SMTP)
+    mail = EmailMessage(policy=POLICY)
     mail["Subject"] = message.subject
     mail["From"] = formataddr((brand.name, brand.email_from))
     recipient = message.context["recipient"]
@@ -47,7 +54,7 @@ def build_eml(message: Composed, enriched: Enriched, html: str, text: str,
     mail["Content-Language"] = enriched.locale_tag
     mail["X-Touchpoint-Message"] = enriched.message_id
 
-    mail.set_content(text, subtype="plain", charset="utf-8")
+    mail.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     base = f"{enriched.public_base_url}/assets/"
     images: dict[str, str] = {}
 
@@ -57,7 +64,7 @@ def build_eml(message: Composed, enriched: Enriched, html: str, text: str,
         return f"cid:{images[digest]}"
 
     html_cid = re.sub(re.escape(base) + r"([0-9a-f]{64})\.png", to_cid, html)
-    mail.add_alternative(html_cid, subtype="html", charset="utf-8")
+    mail.add_alternative(html_cid, subtype="html", charset="utf-8", cte="quoted-printable")
     html_part = mail.get_payload()[-1]
     store = artifacts()
     for digest, cid in images.items():
@@ -70,7 +77,7 @@ def build_eml(message: Composed, enriched: Enriched, html: str, text: str,
         # accept and decline; also attached as a file below.
         method = "CANCEL" if b"METHOD:CANCEL" in calendar.data else "REQUEST"
         mail.add_alternative(calendar.data.decode(), subtype="calendar", charset="utf-8",
-                             params={"method": method})
+                             cte="quoted-printable", params={"method": method})
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition(";")[0].partition("/")
         mail.add_attachment(attachment.data, maintype=maintype, subtype=subtype,

@@ -7,14 +7,17 @@ so every update of the same appointment replaces the invite in the customer's ca
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 from app.channels import ChannelOutput, File
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.schemas import AppointmentRequest
+
+if TYPE_CHECKING:
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
 
 NAME = "ics"
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.channels import ChannelOutput, File
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.problems import InvalidRequest
 from app.store.artifacts import ArtifactStore
 from app.templating import render as render_template
+
+if TYPE_CHECKING:
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
 
 NAME = "pdf"
 log = logging.getLogger(__name__)

@@ -8,11 +8,14 @@ outside the GSM-7 alphabet sends the whole text as UCS-2, 70 code units or 67 pe
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from app.channels import ChannelOutput, plain
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.templating import render as render_template
+
+if TYPE_CHECKING:
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
 
 NAME = "sms"
 
@@ -21,6 +24,15 @@ GSM7_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = set("^{}\\[~]|€\f")
+
+# Typography that Babel and translators use, said in GSM-7 instead: one no-break space
+# would otherwise send the whole text as UCS-2, at less than half the characters a segment.
+GSM7_SUBSTITUTES = str.maketrans({
+    "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
+    "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+    "\u2026": "...", "\u00ab": '"', "\u00bb": '"',
+})
 
 
 def encoding_of(text: str) -> str:
@@ -43,6 +55,7 @@ def segments_of(text: str) -> tuple[str, int]:
 def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]) -> ChannelOutput:
     context = {**message.context, "channel": "sms"}
     text = plain(render_template(f"templates/{message.type}/sms.txt", context))
+    text = text.translate(GSM7_SUBSTITUTES)
     text = re.sub(r"[ \t]+", " ", re.sub(r"\s*\n\s*", "\n", text)).strip()
     encoding, segments = segments_of(text)
     return ChannelOutput({"text": text, "segments": segments, "encoding": encoding})

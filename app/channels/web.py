@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.channels import ChannelOutput, File
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.templating import render as render_template
+
+if TYPE_CHECKING:
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
 
 NAME = "web"
 

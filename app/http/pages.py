@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, render_template_string
 
 from app.http.messages import send_artifact
 from app.i18n import Formatter, parse_locale
-from app.links import unsign
+from app.links import unsign_id
 from app.problems import Gone, NotFound
 from app.store import archive
 
@@ -26,8 +26,8 @@ h1{font-size:22px;margin:0 0 12px}</style></head>
 
 
 def _message_for(token: str):  # type: ignore[no-untyped-def]
-    payload = unsign("web", token, current_app.config["WEB_LINK_MAX_AGE"])
-    message = archive.get_message(str(payload.get("m", "")))
+    message_id = unsign_id("web", token, current_app.config["WEB_LINK_MAX_AGE"])
+    message = archive.get_message(message_id)
     if message is None:
         raise NotFound("This message no longer exists.")
     return message

@@ -28,6 +28,20 @@ from app.store.ids import new_id
 
 
 def render_message(document: Any, now: datetime | None = None) -> dict[str, Any]:
+    message, enriched = prepare_message(document, now)
+    outputs = render_channels(message, enriched)
+    answer = build_answer(message, enriched, outputs)
+
+    archive.store_message(
+        message_id=enriched.message_id, request=document, answer=answer,
+        customer_id=enriched.request.recipient.customer_id, brand=enriched.brand.id,
+        outputs=outputs,
+    )
+    return answer
+
+
+def prepare_message(document: Any, now: datetime | None = None) -> tuple[Composed, Enriched]:
+    """Validate, enrich and compose: everything before the channels draw."""
     now = now or datetime.now(UTC)
     brands = current_app.extensions["touchpoint.brands"]
 
@@ -44,15 +58,7 @@ def render_message(document: Any, now: datetime | None = None) -> dict[str, Any]
         assets=artifacts(),
         config=current_app.config,
     )
-    message = compose(enriched)
-    outputs = render_channels(message, enriched)
-    answer = build_answer(message, enriched, outputs)
-
-    archive.store_message(
-        message_id=message_id, request=document, answer=answer,
-        customer_id=request.recipient.customer_id, brand=request.brand, outputs=outputs,
-    )
-    return answer
+    return compose(enriched), enriched
 
 
 def build_answer(message: Composed, enriched: Enriched,

@@ -35,6 +35,10 @@ class Composed:
     actions: list[dict[str, Any]] = field(default_factory=list)
 
 
+def plain_spaces(text: str) -> str:
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
 def recipient_view(enriched: Enriched) -> dict[str, Any]:
     name = enriched.profile.get("name") or {}
     given, family = name.get("given"), name.get("family")
@@ -85,6 +89,10 @@ def compose(enriched: Enriched) -> Composed:
     composer = {"appointment": appointment.compose, "invoice": invoice.compose,
                 "bill": bill.compose}[enriched.request.type]
     composed = composer(enriched, frame(enriched))
+    # Subject and preheader are header lines, not typeset text: Babel's no-break and narrow
+    # spaces become plain ones, as mail clients and SMTP headers expect.
+    composed.subject = plain_spaces(composed.subject)
+    composed.preheader = plain_spaces(composed.preheader)
     composed.context["subject"] = composed.subject
     composed.context["preheader"] = composed.preheader
     if "web" in enriched.channels:

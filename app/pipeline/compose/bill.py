@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from app.i18n import N_
 from app.pipeline.compose import Composed
 from app.pipeline.compose.billing import (
     facts,
@@ -24,6 +25,14 @@ from app.pipeline.compose.billing import (
 from app.pipeline.enrich import Enriched
 from app.pipeline.money import compute_totals
 from app.schemas import BillRequest
+
+# Commodities the templates name in words; any other is shown as the request spells it.
+COMMODITIES = {
+    "electricity": N_("electricity"),
+    "gas": N_("gas"),
+    "water": N_("water"),
+    "heat": N_("district heating"),
+}
 
 
 def _month(text: str) -> date:
@@ -67,7 +76,8 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "due_date": due,
         "period": fmt.gettext("%(start)s to %(end)s", start=fmt.date(data.period.start, "medium"),
                               end=fmt.date(data.period.end, "medium")),
-        "commodity": fmt.gettext(data.commodity),
+        "commodity": fmt.gettext(COMMODITIES[data.commodity])
+        if data.commodity in COMMODITIES else data.commodity.replace("_", " "),
         "unit": data.unit,
         "seller": party_view(data.seller),
         "buyer": party_view(data.buyer),
