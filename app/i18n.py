@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_interval, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
@@ -99,6 +99,15 @@ class Formatter:
 
     def time(self, value: datetime, style: str = "short") -> str:
         return format_time(value, format=style, locale=self.locale, tzinfo=value.tzinfo)
+
+    def time_range(self, start: datetime, end: datetime) -> str:
+        """"14:30–15:15", "2:30 – 3:15 PM", "14:30–15:15 Uhr": the locale's own interval form.
+
+        Its thin spaces become narrow no-break ones, so a range never wraps in two.
+        """
+        skeleton = "hm" if "h" in self.locale.time_formats["short"].pattern else "Hm"
+        text = format_interval(start, end, skeleton, locale=self.locale, tzinfo=start.tzinfo)
+        return text.replace("\u2009", "\u202f")
 
     def datetime(self, value: datetime, style: str = "long") -> str:
         return format_datetime(value, format=style, locale=self.locale, tzinfo=value.tzinfo)

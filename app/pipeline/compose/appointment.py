@@ -41,7 +41,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     zone = ZoneInfo(data.timezone)
     start, end = data.start.replace(tzinfo=zone), data.end.replace(tzinfo=zone)
     date_text = fmt.weekday_date(start.date())
-    time_range = f"{fmt.time(start)} – {fmt.time(end)}"
+    time_range = fmt.time_range(start, end)
     relative = _relative_day(enriched, start)
 
     location = data.location
