@@ -18,7 +18,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_interval, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from app.config import ROOT
 
@@ -79,11 +79,12 @@ class Formatter:
         return text % {"num": n, **values}
 
     def money(self, amount: Decimal, currency: str) -> str:
-        digits = get_currency_precision(currency)
-        return format_currency(
-            amount, currency, locale=self.locale, format_type="standard",
-            currency_digits=False, decimal_quantization=False,
-        ) if digits is None else format_currency(amount, currency, locale=self.locale)
+        """An amount at its own precision, padded to the currency's minor unit.
+
+        Never rounds: totals arrive rounded half-up (money.py), and a unit price of
+        25.005 must read 25,005, or its line would not multiply out on paper.
+        """
+        return format_currency(amount, currency, locale=self.locale, decimal_quantization=False)
 
     def number(self, value: Decimal | int, digits: int | None = None) -> str:
         if digits is None:
