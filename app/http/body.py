@@ -23,7 +23,11 @@ def json_body() -> tuple[Any, bytes]:
     except RequestEntityTooLarge as exc:
         raise BodyTooLarge("The request body is larger than this service accepts.") from exc
     try:
-        return json.loads(raw), raw
+        return json.loads(raw, parse_constant=_not_json), raw
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJSON(f"The body is not valid JSON: {exc}") from exc
 
+
+def _not_json(name: str) -> Any:
+    # Python's json reads NaN, Infinity and -Infinity; RFC 8259 JSON has no such values.
+    raise ValueError(f"{name} is not a JSON value")

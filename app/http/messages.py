@@ -29,6 +29,8 @@ def send_artifact(message_id: str, name: str, download_name: str | None = None) 
         download_name=download_name or name, as_attachment=name.endswith((".eml", ".ics")),
         etag=artifact.sha256, conditional=True, max_age=0,
     )
+    # The type as stored, parameters and all: Werkzeug appends a second `charset` to text/*.
+    response.headers["Content-Type"] = artifact.content_type
     if name.endswith(".html"):
         # A stored page is shown as it is: no script runs, nothing loads from elsewhere.
         response.headers["Content-Security-Policy"] = (

@@ -6,6 +6,7 @@ A tampered token answers a 404 page, an expired one a 410 page that says what to
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template_string
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from app.http.messages import send_artifact
 from app.i18n import Formatter, parse_locale
@@ -81,5 +82,10 @@ def init_app(app) -> None:  # type: ignore[no-untyped-def]
             return error_page(problem.status, language)
         return problem_response(problem)
 
+    def _no_route(_exc: HTTPNotFound) -> Response:
+        # `/m/<token>/` or `/m/<token>/anything` is a damaged link too: the page, not JSON.
+        return _page_or_problem(NotFound(f"Nothing at {request.path}."))
+
     app.register_error_handler(NotFound, _page_or_problem)
     app.register_error_handler(Gone, _page_or_problem)
+    app.register_error_handler(HTTPNotFound, _no_route)

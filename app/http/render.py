@@ -33,9 +33,9 @@ def render() -> Response:
     if stored is not None:
         return _created(stored.response or {}, stored.status_code or 201, replayed=True)
     try:
-        answer = render_message(document)
+        # The key's answer is stored in the same transaction as the message.
+        answer = render_message(document, idempotency_key=key)
     except BaseException:
         idempotency.release(db, key)
         raise
-    idempotency.complete(db, key, 201, answer, answer["id"])
     return _created(answer)

@@ -27,7 +27,8 @@ from app.store import archive, artifacts
 from app.store.ids import new_id
 
 
-def render_message(document: Any, now: datetime | None = None) -> dict[str, Any]:
+def render_message(document: Any, now: datetime | None = None,
+                   idempotency_key: str | None = None) -> dict[str, Any]:
     message, enriched = prepare_message(document, now)
     outputs = render_channels(message, enriched)
     answer = build_answer(message, enriched, outputs)
@@ -35,7 +36,7 @@ def render_message(document: Any, now: datetime | None = None) -> dict[str, Any]
     archive.store_message(
         message_id=enriched.message_id, request=document, answer=answer,
         customer_id=enriched.request.recipient.customer_id, brand=enriched.brand.id,
-        outputs=outputs,
+        outputs=outputs, idempotency_key=idempotency_key,
     )
     return answer
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from app.brands import BrandRegistry
 from app.i18n import LANGUAGES, parse_locale
 from app.pipeline.money import compute_totals, has_more_decimals_than
-from app.problems import FieldError, collect
+from app.problems import FieldError, InvalidRequest, collect
 from app.schemas import (
     TYPE_CHANNELS,
     AppointmentRequest,
@@ -25,12 +25,13 @@ from app.schemas import (
 
 
 def validate(document: Any, brands: BrandRegistry, now: datetime) -> RenderRequest:
-    request = parse_render_request(document)
-    errors: list[FieldError] = []
     try:
-        brands.get(request.brand)
-    except Exception as problem:  # InvalidRequest: keep collecting the rest
-        errors.extend(getattr(problem, "errors", []))
+        request = parse_render_request(document)
+    except InvalidRequest as problem:
+        # Name a wrong brand or locale too, so the caller hears of every bad field at once.
+        collect([*problem.errors, *_check_names(document, brands, {e.path for e in problem.errors})])
+        raise
+    errors = _check_brand(request.brand, brands)
     errors += _check_channels(request)
     errors += _check_locale("locale", request.locale)
     errors += _check_locale("recipient.locale", request.recipient.locale)
@@ -40,6 +41,31 @@ def validate(document: Any, brands: BrandRegistry, now: datetime) -> RenderReque
         errors += _check_money(request)
     collect(errors)
     return request
+
+
+def _check_brand(brand: str, brands: BrandRegistry) -> list[FieldError]:
+    try:
+        brands.get(brand)
+    except InvalidRequest as problem:
+        return list(problem.errors)
+    return []
+
+
+def _check_names(document: Any, brands: BrandRegistry, named: set[str]) -> list[FieldError]:
+    """Brand and locale errors of a document the schema refused, for fields it did not name."""
+    if not isinstance(document, dict):
+        return []
+    recipient = document.get("recipient")
+    fields = {
+        "brand": document.get("brand"),
+        "locale": document.get("locale"),
+        "recipient.locale": recipient.get("locale") if isinstance(recipient, dict) else None,
+    }
+    errors = []
+    for path, value in fields.items():
+        if isinstance(value, str) and path not in named:
+            errors += _check_brand(value, brands) if path == "brand" else _check_locale(path, value)
+    return errors
 
 
 def _check_channels(request: RenderRequest) -> list[FieldError]:

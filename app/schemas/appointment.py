@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, NaiveDatetime, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.schemas.common import (
     Email,
     HttpsUrl,
     Identifier,
+    LocalDateTime,
     Model,
     Phone,
     ShortText,
@@ -45,8 +46,8 @@ class Organizer(Model):
 
 
 class Slot(Model):
-    start: NaiveDatetime
-    end: NaiveDatetime
+    start: LocalDateTime
+    end: LocalDateTime
 
 
 class Reschedule(Model):
@@ -59,8 +60,8 @@ class AppointmentData(Model):
     stage: Stage = "confirmation"
     title: ShortText
     # Local wall-clock times; `timezone` says where. An offset in the string is refused.
-    start: NaiveDatetime
-    end: NaiveDatetime
+    start: LocalDateTime
+    end: LocalDateTime
     timezone: TimeZone
     location: PlaceLocation | OnlineLocation
     advisor: Advisor | None = None

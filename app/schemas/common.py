@@ -14,7 +14,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    NaiveDatetime,
     StringConstraints,
+    WithJsonSchema,
 )
 
 Channel = Literal["email", "web", "pdf", "ics", "sms"]
@@ -76,10 +78,28 @@ def _currency(value: str) -> str:
     return value
 
 
-Amount = Annotated[Decimal, BeforeValidator(_decimal_string)]
-NonNegativeAmount = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_non_negative)]
-PositiveAmount = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_positive)]
-Percentage = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_percentage)]
+def _decimal_schema(description: str) -> WithJsonSchema:
+    # What the validators accept, said in the OpenAPI document: a string, never a JSON number
+    # (pydantic would otherwise describe a Decimal as "number or string").
+    return WithJsonSchema({"type": "string", "pattern": _DECIMAL_RE.pattern,
+                           "description": description, "examples": ["4.20"]})
+
+
+Amount = Annotated[Decimal, BeforeValidator(_decimal_string), _decimal_schema("A decimal string.")]
+NonNegativeAmount = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_non_negative),
+                              _decimal_schema("A decimal string, zero or more.")]
+PositiveAmount = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_positive),
+                           _decimal_schema("A decimal string, greater than zero.")]
+Percentage = Annotated[Decimal, BeforeValidator(_decimal_string), AfterValidator(_percentage),
+                       _decimal_schema("A percentage from 0 to 100, as a decimal string.")]
+# A wall-clock time without offset; the request's `timezone` says where. JSON Schema's
+# `date-time` format is RFC 3339, which requires an offset, so it is not used here.
+LocalDateTime = Annotated[NaiveDatetime, WithJsonSchema({
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+    "description": "A local date-time without offset (ISO 8601); `timezone` says where.",
+    "examples": ["2026-12-03T14:30:00"],
+})]
 TimeZone = Annotated[str, AfterValidator(_iana_zone)]
 Currency = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.channels import ChannelOutput
-from app.store import artifacts, session
+from app.store import artifacts, idempotency, session
 from app.store.models import Artifact, Message, Profile
 
 
@@ -26,6 +26,7 @@ def load_profile(customer_id: str | None) -> dict[str, Any] | None:
 def store_message(
     *, message_id: str, request: dict[str, Any], answer: dict[str, Any],
     customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
+    idempotency_key: str | None = None,
 ) -> None:
     store = artifacts()
     db = session()
@@ -43,6 +44,8 @@ def store_message(
                     size=len(file.data), sha256=digest,
                 ))
         db.add(message)
+        if idempotency_key is not None:
+            idempotency.complete(db, idempotency_key, 201, answer, message_id)
         db.commit()
     except BaseException:
         db.rollback()

@@ -73,16 +73,24 @@ def claim(db: Session, key: str, request_hash: str, ttl: int, lock_timeout: int,
 
 def complete(db: Session, key: str, status_code: int, response: dict[str, Any],
              message_id: str | None) -> None:
+    """Record the answer on the key, in the caller's transaction.
+
+    The archive calls this just before it commits the message, so the message and its
+    key's answer are stored together: a crash cannot leave a stored message whose key
+    would, once its lock times out, let a retry render it a second time.
+    """
     row = db.get(IdempotencyKey, key)
     if row is not None:
         row.state = "done"
         row.status_code = status_code
         row.response = response
         row.message_id = message_id
-        db.commit()
 
 
 def release(db: Session, key: str) -> None:
+    """Give up a claim whose request failed. A key already done keeps its answer: the
+    failure came after the message was stored, and a retry must get that message."""
     db.rollback()
-    db.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key))
+    db.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key,
+                                            IdempotencyKey.state == "in_flight"))
     db.commit()
