@@ -20,6 +20,23 @@ from app.store.artifacts import ArtifactStore
 
 
 @dataclass(frozen=True)
+class Product:
+    """A product of the brand's catalogue (`products.json`): its name and picture."""
+
+    sku: str
+    name: dict[str, str]
+    refill: bool
+    image: dict[str, Any] | None
+
+    def name_in(self, language: str) -> str:
+        return self.name.get(language) or self.name.get("en") or self.sku
+
+    def view(self, language: str) -> dict[str, Any]:
+        return {"sku": self.sku, "name": self.name_in(language), "refill": self.refill,
+                "image": {**self.image, "alt": self.name_in(language)} if self.image else None}
+
+
+@dataclass(frozen=True)
 class Brand:
     id: str
     name: str
@@ -31,7 +48,7 @@ class Brand:
     phone: str | None
     legal: dict[str, str]
     logo: dict[str, Any] | None
-    offers: list[dict[str, Any]] = field(default_factory=list)
+    products: dict[str, Product] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def legal_text(self, language: str) -> str:
@@ -61,6 +78,9 @@ DEFAULT_COLORS = {
     "accent": "#e8f0fe",
 }
 
+
+# Product pictures are drawn at 2x and shown at this size.
+PRODUCT_IMAGE_SIZE = 120
 
 # Every logo is fitted into one box, drawn at 2x for sharp phones and shown at 200 x 40, so
 # templates can state its size as a constant (MJML computes with it; Jinja stays out).
@@ -94,13 +114,30 @@ class BrandRegistry:
         if "/" in brand_id or brand_id.startswith(".") or not path.exists():
             known = ", ".join(self.ids())
             raise InvalidRequest.at("brand", f"unknown brand '{brand_id}' (known: {known})")
-        mtime = path.stat().st_mtime
+        # Any data file of the brand changing (brand, products, offers) reloads it.
+        mtime = max(p.stat().st_mtime for p in path.parent.glob("*.json"))
         cached = self._cache.get(brand_id)
         if cached and cached[0] == mtime:
             return cached[1]
         brand = self._load(brand_id, path)
         self._cache[brand_id] = (mtime, brand)
         return brand
+
+    def _products(self, folder: Path) -> dict[str, Product]:
+        path = folder / "products.json"
+        if not path.exists():
+            return {}
+        products = {}
+        for item in json.loads(path.read_text(encoding="utf-8"))["products"]:
+            image = None
+            if item.get("image"):
+                data = (folder / item["image"]).read_bytes()
+                digest = self.assets.put_asset(data, "png")
+                image = {"url": f"{self.public_base_url}/assets/{digest}.png",
+                         "width": PRODUCT_IMAGE_SIZE, "height": PRODUCT_IMAGE_SIZE}
+            products[item["sku"]] = Product(sku=item["sku"], name=item["name"],
+                                            refill=bool(item.get("refill")), image=image)
+        return products
 
     def _load(self, brand_id: str, path: Path) -> Brand:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -114,6 +151,7 @@ class BrandRegistry:
                 "alt": raw["name"],
             }
         return Brand(
+            products=self._products(path.parent),
             id=brand_id,
             name=raw["name"],
             colors={**DEFAULT_COLORS, **raw.get("colors", {})},
@@ -124,7 +162,6 @@ class BrandRegistry:
             phone=raw.get("phone"),
             legal=raw.get("legal", {}),
             logo=logo,
-            offers=raw.get("offers", []),
             raw=raw,
         )
 
