@@ -1,0 +1,35 @@
+"""`python -m bench [--repeat N] [--type TYPE] [--json] [--auto-reload]`: see bench/render.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bench.render import TYPES, print_table, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="timed repetitions per case; the median is reported (default 5)")
+    parser.add_argument("--type", choices=TYPES, help="benchmark one message type only")
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    parser.add_argument("--auto-reload", action="store_true",
+                        help="TEMPLATE_AUTO_RELOAD=True (development) instead of False (production)")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    results = run(repeat=args.repeat, types=[args.type] if args.type else list(TYPES),
+                  auto_reload=args.auto_reload)
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    else:
+        print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
