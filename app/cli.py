@@ -9,8 +9,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.channels import email
 from app.pipeline import render_message
-from app.store import archive, artifacts
+from app.store import archive, artifacts, session
 
 
 def resolve_fixture(name: str) -> Path:
@@ -42,6 +43,8 @@ def render_command(fixture: str, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     message = archive.get_message(answer["id"])
     assert message is not None
+    email.ensure_eml(message)
+    session().refresh(message)
     for artifact in message.artifacts:
         (out_dir / artifact.name).write_bytes(artifacts().read(artifact.path))
         click.echo(f"{out_dir / artifact.name}  ({artifact.size} bytes)")

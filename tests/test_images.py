@@ -93,3 +93,12 @@ def test_photo_in_email_is_an_absolute_png_with_size_and_alt(client: FlaskClient
         assert asset.mimetype == "image/png"
         assert "immutable" in asset.headers["Cache-Control"]
         assert Image.open(io.BytesIO(asset.data)).size == (192, 192)
+
+
+def test_a_photo_is_drawn_once(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    store = ArtifactStore(tmp_path)
+    uri = data_uri(Image.new("RGB", (300, 300), "green"))
+    first = store_portrait(uri, store)
+    # Drawing again would open the image; the second call must find the stored one instead.
+    monkeypatch.setattr("app.visuals.images._open", lambda *a, **k: pytest.fail("drawn twice"))
+    assert store_portrait(uri, store) == first

@@ -67,6 +67,8 @@ def test_the_archive_keeps_the_message_and_its_files(any_client: FlaskClient, fi
     app = any_client.application
     answer = render(any_client, fixture)
     expected = {name for name in CONTENT_TYPES if name != "invite.ics" or fixture.startswith("appointment")}
+    # The .eml is built from the stored parts on its first fetch (app/channels/email.py).
+    expected.discard("email.eml")
     with app.extensions["touchpoint.db"]() as db:
         message = db.get(Message, answer["id"])
         assert message is not None
@@ -187,3 +189,23 @@ def test_a_failed_file_write_leaves_nothing(any_client: FlaskClient, monkeypatch
     assert len(written) == fail_at - 1
     assert message_dirs(app) == []
     assert counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize("fixture", ["appointment/confirmation-nl", "invoice/capsules-nl"])
+def test_the_eml_is_built_on_first_fetch_and_stored_once(any_client: FlaskClient, fixture: str) -> None:
+    app = any_client.application
+    answer = render(any_client, fixture)
+    url = f"/v1/messages/{answer['id']}/email.eml"
+    first = any_client.get(url, buffered=True)
+    second = any_client.get(url, buffered=True)
+    assert first.status_code == second.status_code == 200
+    assert first.data == second.data  # stored on the first fetch, not built again
+    with app.extensions["touchpoint.db"]() as db:
+        message = db.get(Message, answer["id"])
+        assert message is not None
+        [eml] = [artifact for artifact in message.artifacts if artifact.name == "email.eml"]
+        root = Path(app.config["ARTIFACT_DIR"])
+        assert (root / eml.path).read_bytes() == first.data
+        assert hashlib.sha256(first.data).hexdigest() == eml.sha256
+        # Fixed at render time, so a rebuild would say the same: date and Message-ID.
+        assert f"Message-ID: <{answer['id']}@".encode() in first.data

@@ -29,6 +29,8 @@ class ChannelOutput:
     files: list[File] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # Stored with the message, not shown in the answer (the email's envelope).
+    envelope: dict[str, Any] | None = None
 
 
 class Channel(Protocol):

@@ -3,23 +3,30 @@
 The HTML links images at absolute, content-addressed PNG URLs (what the answer's `html`
 shows and what a sender that hosts images uses); the .eml carries the same images as CID
 parts in multipart/related, so it can be sent as it is by any SMTP library.
+
+A render makes the HTML and the text, and an envelope (subject, from, to, date, Message-ID
+and which artifacts to carry) stored with the message. The .eml is built from those on its
+first fetch and stored then: building MIME with the standard library costs ten times the
+HTML render, and every part of it is already stored, so it is drawn once, when wanted.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr, make_msgid
-from typing import TYPE_CHECKING
+from email.utils import format_datetime, formataddr
+from typing import TYPE_CHECKING, Any
 
 from app.channels import ChannelOutput, File, plain
-from app.store import artifacts
+from app.store import archive, artifacts
 from app.templating import render as render_template
 
 if TYPE_CHECKING:
     from app.pipeline.compose import Composed
     from app.pipeline.enrich import Enriched
+    from app.store.models import Artifact, Message
 
 NAME = "email"
 # Headers are folded only past RFC 5322's hard limit: CPython's folder otherwise moves a long
@@ -28,6 +35,7 @@ NAME = "email"
 POLICY = SMTP.clone(max_line_length=998)
 # Gmail clips a message whose HTML is over 102 KB (102 * 1024 bytes).
 GMAIL_CLIP_BYTES = 102 * 1024
+EML = "email.eml"
 
 
 def render_html(message: Composed) -> str:
@@ -40,31 +48,51 @@ def render_text(message: Composed) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def build_eml(message: Composed, enriched: Enriched, html: str, text: str,
-              attachments: list[File], calendar: File | None) -> bytes:
+def envelope_for(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]) -> dict[str, Any]:
+    """Everything the .eml needs besides the stored parts, fixed at render time."""
     brand = enriched.brand
-    mail = EmailMessage(policy=POLICY)
-    mail["Subject"] = message.subject
-    mail["From"] = formataddr((brand.name, brand.email_from))
     recipient = message.context["recipient"]
-    if recipient["email"]:
-        mail["To"] = formataddr((recipient["name"] or "", recipient["email"]))
-    mail["Date"] = format_datetime(enriched.now)
-    mail["Message-ID"] = make_msgid(idstring=enriched.message_id, domain=brand.email_from.split("@")[-1])
-    mail["Content-Language"] = enriched.locale_tag
-    mail["X-Touchpoint-Message"] = enriched.message_id
+    carried = []
+    if "pdf" in done:
+        carried.append({"artifact": "document.pdf", "content_type": "application/pdf",
+                        "filename": f"{message.type}-{_document_number(message)}.pdf"})
+    if "ics" in done:
+        carried.append({"artifact": "invite.ics", "content_type": "application/ics",
+                        "filename": "invite.ics", "method": done["ics"].output["method"]})
+    return {
+        "subject": message.subject,
+        "from": [brand.name, brand.email_from],
+        "to": [recipient["name"] or "", recipient["email"]] if recipient["email"] else None,
+        "date": enriched.now.isoformat(),
+        "message_id": f"<{enriched.message_id}@{brand.email_from.split('@')[-1]}>",
+        "language": enriched.locale_tag,
+        "carries": carried,
+    }
 
-    mail.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    base = f"{enriched.public_base_url}/assets/"
+
+def build_eml(envelope: dict[str, Any], message_id: str, parts: dict[str, bytes]) -> bytes:
+    """The complete MIME message from the envelope and the stored parts, by artifact name."""
+    mail = EmailMessage(policy=POLICY)
+    mail["Subject"] = envelope["subject"]
+    mail["From"] = formataddr(tuple(envelope["from"]))  # type: ignore[arg-type]
+    if envelope["to"]:
+        mail["To"] = formataddr(tuple(envelope["to"]))  # type: ignore[arg-type]
+    mail["Date"] = format_datetime(datetime.fromisoformat(envelope["date"]))
+    mail["Message-ID"] = envelope["message_id"]
+    mail["Content-Language"] = envelope["language"]
+    mail["X-Touchpoint-Message"] = message_id
+
+    mail.set_content(parts["email.txt"].decode(), subtype="plain", charset="utf-8",
+                     cte="quoted-printable")
     images: dict[str, str] = {}
 
     def to_cid(match: re.Match[str]) -> str:
         digest = match.group(1)
-        images.setdefault(digest, make_msgid(idstring=digest[:16], domain="touchpoint")[1:-1])
+        images.setdefault(digest, f"{digest[:16]}@touchpoint")
         return f"cid:{images[digest]}"
 
-    html_cid = re.sub(re.escape(base) + r"([0-9a-f]{64})\.png", to_cid, html)
-    mail.add_alternative(html_cid, subtype="html", charset="utf-8", cte="quoted-printable")
+    html = re.sub(r'https?://[^"\'\s)]+/assets/([0-9a-f]{64})\.png', to_cid, parts["email.html"].decode())
+    mail.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     html_part = mail.get_payload()[-1]
     store = artifacts()
     for digest, cid in images.items():
@@ -72,17 +100,35 @@ def build_eml(message: Composed, enriched: Enriched, html: str, text: str,
             store.asset_path(digest, "png").read_bytes(), maintype="image", subtype="png",
             cid=f"<{cid}>", filename=f"{digest[:12]}.png", disposition="inline",
         )
-    if calendar is not None:
-        # iMIP (RFC 6047): the invite as an alternative with its method, so clients offer
-        # accept and decline; also attached as a file below.
-        method = "CANCEL" if b"METHOD:CANCEL" in calendar.data else "REQUEST"
-        mail.add_alternative(calendar.data.decode(), subtype="calendar", charset="utf-8",
-                             cte="quoted-printable", params={"method": method})
-    for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition(";")[0].partition("/")
-        mail.add_attachment(attachment.data, maintype=maintype, subtype=subtype,
-                            filename=attachment.name)
+    for carried in envelope["carries"]:
+        if "method" in carried:
+            # iMIP (RFC 6047): the invite as an alternative with its method, so clients offer
+            # accept and decline; also attached as a file below.
+            mail.add_alternative(parts[carried["artifact"]].decode(), subtype="calendar",
+                                 charset="utf-8", cte="quoted-printable",
+                                 params={"method": carried["method"]})
+    for carried in envelope["carries"]:
+        maintype, _, subtype = carried["content_type"].partition("/")
+        mail.add_attachment(parts[carried["artifact"]], maintype=maintype, subtype=subtype,
+                            filename=carried["filename"])
     return mail.as_bytes()
+
+
+def ensure_eml(message: Message) -> Artifact | None:
+    """The message's .eml, built and stored on first need; None when it has no email."""
+    stored = archive.get_artifact(message.id, EML)
+    if stored is not None or message.envelope is None:
+        return stored
+    names = ["email.txt", "email.html", *(c["artifact"] for c in message.envelope["carries"])]
+    store = artifacts()
+    parts = {}
+    for name in names:
+        artifact = archive.get_artifact(message.id, name)
+        if artifact is None:
+            return None
+        parts[name] = store.read(artifact.path)
+    data = build_eml(message.envelope, message.id, parts)
+    return archive.add_artifact_once(message, EML, "message/rfc822", data)
 
 
 def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]) -> ChannelOutput:
@@ -92,36 +138,24 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     size = len(html.encode())
     if size > GMAIL_CLIP_BYTES:
         warnings.append(f"email HTML is {size} bytes; Gmail clips messages over {GMAIL_CLIP_BYTES}")
-    attachments: list[File] = []
-    listed = []
-    if "pdf" in done:
-        pdf = done["pdf"].files[0]
-        name = f"{message.type}-{_document_number(message)}.pdf"
-        attachments.append(File(name, "application/pdf", pdf.data))
-        listed.append({"filename": name, "content_type": "application/pdf",
-                       "url": enriched.links["api_pdf"]})
-    calendar = done["ics"].files[0] if "ics" in done else None
-    if calendar is not None:
-        attachments.append(File("invite.ics", "application/ics", calendar.data))
-        listed.append({"filename": "invite.ics", "content_type": "application/ics",
-                       "url": enriched.links["api_ics"]})
-    eml = build_eml(message, enriched, html, text, attachments, calendar)
-    if not message.context["recipient"]["email"]:
+    envelope = envelope_for(message, enriched, done)
+    if envelope["to"] is None:
         warnings.append("the recipient has no email address; email.eml has no To header")
+    urls = {"document.pdf": enriched.links["api_pdf"], "invite.ics": enriched.links["api_ics"]}
     output = {
         "subject": message.subject,
         "preheader": message.preheader,
         "html": html,
         "text": text,
         "bytes": size,
-        "attachments": listed,
+        "attachments": [{"filename": c["filename"], "content_type": c["content_type"],
+                         "url": urls[c["artifact"]]} for c in envelope["carries"]],
         "eml_url": enriched.links["api_eml"],
     }
     return ChannelOutput(output, files=[
         File("email.html", "text/html; charset=utf-8", html.encode()),
         File("email.txt", "text/plain; charset=utf-8", text.encode()),
-        File("email.eml", "message/rfc822", eml),
-    ], warnings=warnings)
+    ], warnings=warnings, envelope=envelope)
 
 
 def _document_number(message: Composed) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, json, send_file
 
+from app.channels import email
 from app.problems import NotFound
 from app.store import archive, artifacts
 
@@ -22,6 +23,8 @@ def get_message(message_id: str) -> Response:
 
 def send_artifact(message_id: str, name: str, download_name: str | None = None) -> Response:
     artifact = archive.get_artifact(message_id, name) if name in ARTIFACTS else None
+    if artifact is None and name == email.EML and (message := archive.get_message(message_id)):
+        artifact = email.ensure_eml(message)
     if artifact is None:
         raise NotFound(f"Message {message_id} has no {name}.")
     response = send_file(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.channels import ChannelOutput
 from app.store import artifacts, idempotency, session
@@ -35,6 +36,7 @@ def store_message(
             id=message_id, type=answer["type"], brand=brand, locale=answer["locale"],
             customer_id=customer_id, reference=answer.get("reference"),
             channels=list(outputs), request=request, document=answer,
+            envelope=outputs["email"].envelope if "email" in outputs else None,
         )
         for output in outputs.values():
             for file in output.files:
@@ -55,6 +57,22 @@ def store_message(
 
 def get_message(message_id: str) -> Message | None:
     return session().get(Message, message_id)
+
+
+def add_artifact_once(message: Message, name: str, content_type: str, data: bytes) -> Artifact:
+    """Store an artifact made after the message (the .eml on first fetch), exactly once."""
+    path, digest, _ = artifacts().write_message_file_once(message.id, name, data)
+    db = session()
+    size = artifacts().absolute(path).stat().st_size
+    db.add(Artifact(message_id=message.id, name=name, content_type=content_type, path=path,
+                    size=size, sha256=digest))
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()  # another request stored it first: the same file, the same row
+    stored = get_artifact(message.id, name)
+    assert stored is not None
+    return stored
 
 
 def get_artifact(message_id: str, name: str) -> Artifact | None:

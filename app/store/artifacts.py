@@ -39,6 +39,25 @@ class ArtifactStore:
         self._write(self.root / relative, data)
         return relative, hashlib.sha256(data).hexdigest()
 
+    def write_message_file_once(self, message_id: str, name: str, data: bytes) -> tuple[str, str, bool]:
+        """Write an artifact unless one is there already; answer path, sha256, and whether
+        this call wrote it. Two racing writers cannot both win (a hard link is exclusive)."""
+        relative = self.message_path(message_id, name)
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.link(tmp, path)
+            written = True
+        except FileExistsError:
+            data = path.read_bytes()
+            written = False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return relative, hashlib.sha256(data).hexdigest(), written
+
     def read(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
 
@@ -52,6 +71,14 @@ class ArtifactStore:
 
     def asset_path(self, digest: str, extension: str) -> Path:
         return self.root / "assets" / digest[:2] / f"{digest}.{extension}"
+
+    def derived(self, key: str) -> str | None:
+        """The digest of an asset made from an input whose hash is `key`, if made before."""
+        path = self.root / "assets" / "derived" / key[:2] / key
+        return path.read_text() if path.exists() else None
+
+    def remember_derived(self, key: str, digest: str) -> None:
+        self._write(self.root / "assets" / "derived" / key[:2] / key, digest.encode())
 
     def put_asset(self, data: bytes, extension: str) -> str:
         digest = hashlib.sha256(data).hexdigest()

@@ -30,6 +30,9 @@ class Message(Base):
     # The request as accepted, and the answer document as first given (CONTRACT.md).
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the .eml is built from on first fetch: subject, from, to, date, Message-ID and
+    # which artifacts it carries (app/channels/email.py). None for a message with no email.
+    envelope: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
     artifacts: Mapped[list[Artifact]] = relationship(
