@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench system-deps
+.PHONY: run test bench translations system-deps
 
 run: $(VENV)/.installed
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 8000
@@ -16,6 +16,10 @@ test: $(VENV)/.installed system-deps
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench
+
+# After changing a translatable text: extract, update the catalogues, list what is left.
+translations: $(VENV)/.installed
+	scripts/update-translations
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
