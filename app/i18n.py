@@ -93,7 +93,8 @@ class Formatter:
         return format_decimal(value, format=pattern, locale=self.locale)
 
     def percent(self, value: Decimal) -> str:
-        return format_percent(value / 100, locale=self.locale, format="#,##0.##%")
+        """A rate as the locale writes it ("21%", "21 %"), never rounded: VAT can be 5.5 %."""
+        return format_percent(value / 100, locale=self.locale, decimal_quantization=False)
 
     def date(self, value: date, style: str = "long") -> str:
         return format_date(value, format=style, locale=self.locale)

@@ -13,6 +13,7 @@ HTML render, and every part of it is already stored, so it is drawn once, when w
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -55,7 +56,7 @@ def envelope_for(message: Composed, enriched: Enriched, done: dict[str, ChannelO
     carried = []
     if "pdf" in done:
         carried.append({"artifact": "document.pdf", "content_type": "application/pdf",
-                        "filename": f"{message.type}-{_document_number(message)}.pdf"})
+                        "filename": f"{_file_name(message)}.pdf"})
     if "ics" in done:
         carried.append({"artifact": "invite.ics", "content_type": "application/ics",
                         "filename": "invite.ics", "method": done["ics"].output["method"]})
@@ -158,7 +159,9 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     ], warnings=warnings, envelope=envelope)
 
 
-def _document_number(message: Composed) -> str:
-    part = message.context.get(message.type) or {}
-    number = str(part.get("number") or part.get("id") or "document")
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", number)
+def _file_name(message: Composed) -> str:
+    """The PDF's name in the message's language ("Factuur INV-1" -> factuur-inv-1), safe in
+    any mail client and file system."""
+    title = message.context.get("document_title") or message.subject
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:80] or "document"

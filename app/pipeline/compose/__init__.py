@@ -6,7 +6,7 @@ once, in the message's locale, so email, web, PDF, text and SMS say the same thi
 
 The context every template sees:
 - `type`, `lang`, `locale`, `brand` (name, colors, logo, legal, ...), `links`
-- `subject`, `preheader`, `headline`, `greeting`, `intro`, `recipient`
+- `subject`, `preheader`, `headline`, `greeting`, `intro`, `recipient`, `why_you_get_this`
 - `actions`: buttons, each `{kind, label, url}`; the first is the main call to action
 - `appointment` | `invoice` | `bill`: the type's own part (see the type's module)
 - `items`, `totals`, `payment`: an invoice's lines or a bill's charges, for the components
@@ -54,10 +54,22 @@ def greeting(enriched: Enriched, recipient: dict[str, Any]) -> str:
     return enriched.fmt.gettext("Hello,")
 
 
+def why_you_get_this(enriched: Enriched) -> str:
+    fmt, brand = enriched.fmt, enriched.brand.name
+    return {
+        "appointment": fmt.gettext("You receive this message because you have an appointment "
+                                   "with %(brand)s.", brand=brand),
+        "invoice": fmt.gettext("You receive this invoice because you ordered from %(brand)s.",
+                               brand=brand),
+        "bill": fmt.gettext("You receive this bill as a customer of %(brand)s.", brand=brand),
+    }[enriched.request.type]
+
+
 def frame(enriched: Enriched) -> dict[str, Any]:
     """The part of the context every type shares."""
     recipient = recipient_view(enriched)
     return {
+        "why_you_get_this": why_you_get_this(enriched),
         "type": enriched.request.type,
         "lang": enriched.locale.language,
         "locale": enriched.locale_tag,
