@@ -64,10 +64,9 @@ def reload_translations() -> None:
 class Formatter:
     """Everything a message needs to say numbers, money and moments in one locale."""
 
-    def __init__(self, locale: Locale, timezone: str | None = None) -> None:
+    def __init__(self, locale: Locale) -> None:
         self.locale = locale
         self.language = locale.language
-        self.timezone = timezone
         self._t = translations(locale.language)
 
     def gettext(self, message: str, **values: object) -> str:

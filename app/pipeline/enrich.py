@@ -68,11 +68,8 @@ def enrich(
 ) -> Enriched:
     profile = merge_profile(stored_profile, request)
     locale = resolve_locale(request, profile, brand)
-    timezone = (
-        request.data.timezone if isinstance(request, AppointmentRequest) else profile.get("timezone")
-    )
     enriched = Enriched(
-        request=request, brand=brand, locale=locale, fmt=Formatter(locale, timezone),
+        request=request, brand=brand, locale=locale, fmt=Formatter(locale),
         profile=profile, message_id=message_id, links=links, channels=channels, now=now,
         public_base_url=config["PUBLIC_BASE_URL"],
     )
