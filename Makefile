@@ -12,6 +12,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed system-deps
 	$(BIN)/ruff check app tests bench
+	$(BIN)/flask --app app lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed

@@ -17,11 +17,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(config.load(test_config))
 
-    from app import brands, cli, http, store, templating
+    from app import brands, cli, http, jobs, store, templating, webhooks
 
     store.init_app(app)
     brands.init_app(app)
     templating.init_app(app)
     http.init_app(app)
     cli.init_app(app)
+    webhooks.init_app(app)
+    # Render jobs: the embedded runner (started here when serving) or the Celery sender.
+    jobs.init_app(app)
     return app

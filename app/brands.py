@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 from PIL import Image
 
+from app.personalise.catalogue import EMPTY, Catalogue, load_catalogue, picture_store
 from app.problems import InvalidRequest
 from app.store.artifacts import ArtifactStore
 
@@ -49,6 +50,8 @@ class Brand:
     legal: dict[str, str]
     logo: dict[str, Any] | None
     products: dict[str, Product] = field(default_factory=dict)
+    # The offer catalogue (`offers.json`, app/personalise/catalogue.py); refused at load if broken.
+    offers: Catalogue = EMPTY
     raw: dict[str, Any] = field(default_factory=dict)
 
     def legal_text(self, language: str) -> str:
@@ -151,7 +154,9 @@ class BrandRegistry:
                 "alt": raw["name"],
             }
         return Brand(
-            products=self._products(path.parent),
+            products=(products := self._products(path.parent)),
+            offers=load_catalogue(path.parent / "offers.json", products,
+                                  picture_store(self.assets, self.public_base_url)),
             id=brand_id,
             name=raw["name"],
             colors={**DEFAULT_COLORS, **raw.get("colors", {})},

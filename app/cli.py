@@ -1,4 +1,5 @@
-"""Commands for people at a terminal: `flask --app app render FIXTURE --out DIR`."""
+"""Commands for people at a terminal: `flask --app app render FIXTURE --out DIR`, and
+`flask --app app render-batch FILE.ndjson --out DIR` (app/jobs/batch.py)."""
 
 from __future__ import annotations
 
@@ -55,4 +56,13 @@ def render_command(fixture: str, out_dir: Path) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from app.workbench.commands import lint_command, snapshots_command
+
     app.cli.add_command(render_command)
+    # Many requests at once, with a progress bar: `flask render-batch FILE.ndjson --out DIR`.
+    from app.jobs.batch import render_batch_command
+
+    app.cli.add_command(render_batch_command)
+    # The designers' and QA workbench (app/workbench): lint and visual regression.
+    app.cli.add_command(lint_command)
+    app.cli.add_command(snapshots_command)

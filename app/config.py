@@ -17,10 +17,18 @@ ENV_KEYS = (
     "DATABASE_URL",
     "ARTIFACT_DIR",
     "CELERY_BROKER_URL",
+    "CELERY_QUEUE",
+    "CELERY_BROKER_TRANSPORT_OPTIONS",
+    "JOB_RUNNER",
+    "JOB_WORKERS",
+    "JOB_CHUNK_SIZE",
+    "JOB_LEASE_SECONDS",
     "WEBHOOK_SECRET",
     "WEBHOOK_ALLOW_HTTP",
+    "WEBHOOK_RUNNER",
     "MAX_CONTENT_LENGTH",
     "TEMPLATE_AUTO_RELOAD",
+    "PREVIEW_ENABLED",
 )
 
 
@@ -42,6 +50,9 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "FIXTURES_DIR": str(ROOT / "fixtures"),
         # Recompile templates when their files change (development); off saves a stat per render.
         "TEMPLATE_AUTO_RELOAD": True,
+        # GET /preview, the designers' gallery: on in debug mode (`flask run --debug`), and
+        # otherwise only when this is true. Never in production.
+        "PREVIEW_ENABLED": False,
         # How long signed customer links stay valid.
         "WEB_LINK_MAX_AGE": 400 * 24 * 3600,
         # Idempotency keys are kept at least this long (CONTRACT.md: at least 24 hours).
@@ -52,17 +63,56 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "MAX_PDF_PAGES": 200,
         "MAX_IMAGE_BYTES": 5 * 1024 * 1024,
         "MAX_IMAGE_PIXELS": 40_000_000,
+        # Webhooks to upstream (app/webhooks): a thread in the web process delivers them
+        # (WEBHOOK_RUNNER false: only `flask deliver-webhooks` does), looking every
+        # WEBHOOK_POLL_INTERVAL seconds and at once when one is queued. A failed attempt is
+        # retried after WEBHOOK_RETRY_BASE * 2^(n-1) seconds (at most WEBHOOK_RETRY_MAX, with
+        # jitter), WEBHOOK_MAX_ATTEMPTS times in all: about a day.
+        "WEBHOOK_RUNNER": True,
+        "WEBHOOK_POLL_INTERVAL": 5.0,
+        "WEBHOOK_TIMEOUT": 10.0,
+        "WEBHOOK_RETRY_BASE": 30,
+        "WEBHOOK_RETRY_MAX": 6 * 3600,
+        "WEBHOOK_MAX_ATTEMPTS": 15,
+        # How long a reschedule or cancel page may stay open before its form is refused.
+        "APPOINTMENT_FORM_MAX_AGE": 12 * 3600,
+        # Render jobs (app/jobs). Without CELERY_BROKER_URL the embedded runner renders them:
+        # a thread in the web process (JOB_RUNNER false: only `flask run-jobs` does) feeding a
+        # pool of JOB_WORKERS processes (default: one per core). With a broker, Celery workers
+        # take items in chunks of JOB_CHUNK_SIZE from the queue CELERY_QUEUE. An item is leased
+        # for JOB_LEASE_SECONDS at a time, renewed while it renders: a dead worker's items are
+        # taken up again once their lease runs out, at most JOB_MAX_ATTEMPTS times.
+        "CELERY_QUEUE": "touchpoint",
+        # Kombu transport options as JSON, e.g. Redis' {"visibility_timeout": 3600}.
+        "CELERY_BROKER_TRANSPORT_OPTIONS": {},
+        "JOB_RUNNER": True,
+        "JOB_WORKERS": None,
+        "JOB_CHUNK_SIZE": 20,
+        "JOB_LEASE_SECONDS": 30.0,
+        "JOB_MAX_ATTEMPTS": 3,
+        # An NDJSON job body is read line by line, so it may be far larger than a JSON body.
+        "JOB_MAX_NDJSON_BYTES": 1024 * 1024 * 1024,
+        # A GET of a PDF still rendering (Prefer: respond-async) waits this long, then 202.
+        "PDF_PENDING_WAIT": 2.0,
     }
 
 
 def _coerce(key: str, value: str) -> Any:
-    if key in {"WEBHOOK_ALLOW_HTTP", "TEMPLATE_AUTO_RELOAD"}:
+    if key in {"WEBHOOK_ALLOW_HTTP", "WEBHOOK_RUNNER", "TEMPLATE_AUTO_RELOAD", "PREVIEW_ENABLED"}:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key == "SECRET_KEY_FALLBACKS":
         # Old keys, comma-separated: links they signed keep working while they rotate out.
         return [part.strip() for part in value.split(",") if part.strip()]
-    if key == "MAX_CONTENT_LENGTH":
+    if key in {"MAX_CONTENT_LENGTH", "JOB_WORKERS", "JOB_CHUNK_SIZE"}:
         return int(value)
+    if key == "JOB_RUNNER":
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if key == "JOB_LEASE_SECONDS":
+        return float(value)
+    if key == "CELERY_BROKER_TRANSPORT_OPTIONS":
+        import json
+
+        return json.loads(value)
     return value
 
 

@@ -15,6 +15,7 @@ from jinja2.sandbox import SecurityError
 
 from app.pipeline import prepare_message
 from app.templating import create_environment, environment, render
+from app.templating.mjml_loader import MJML_OPTIONS
 from tests.conftest import ROOT, fixture_paths
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)> & "quotes" \'apostrophes\''
@@ -29,8 +30,7 @@ def _jinja_then_mjml(template_type: str, context: dict) -> str:
         return env.from_string(loader.resolve(path).read_text(encoding="utf-8")).render(context)
 
     return mjml.mjml2html(
-        rendered(f"templates/{template_type}/email.mjml"), disable_comments=True,
-        include_loader=rendered,
+        rendered(f"templates/{template_type}/email.mjml"), include_loader=rendered, **MJML_OPTIONS
     )
 
 
@@ -109,3 +109,11 @@ def test_compiled_email_keeps_jinja_out_of_mjml_computed_sizes() -> None:
         source = path.read_text(encoding="utf-8")
         for attribute in re.findall(r'\b(?:width|height)="([^"]*)"', source):
             assert "{" not in attribute, f"{path}: Jinja in a size MJML computes with: {attribute}"
+
+
+def test_emails_load_no_web_fonts(app: Flask) -> None:
+    # A font link would tell the font host who opened the email.
+    with app.test_request_context():
+        message, _ = prepare_message(json.loads((ROOT / "fixtures/invoice/capsules-nl.json").read_text()))
+        html = render("email/invoice/email.mjml", {**message.context, "channel": "email"})
+    assert "fonts.googleapis.com" not in html and "@import" not in html

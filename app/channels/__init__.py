@@ -3,13 +3,19 @@
 A channel is a module with `NAME` and `render(message, enriched, done) -> ChannelOutput`;
 `done` holds what channels before it made (the email attaches the PDF and the invite).
 A channel that cannot draw one part records a warning; the message still goes out.
+A channel named in `defer` is not drawn now but left to the job runner (app/jobs/deferred.py):
+its output says `pending`, and what it will be drawn from is kept with the message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from html import unescape
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
+
+from app import metrics
 
 if TYPE_CHECKING:
     from app.pipeline.compose import Composed
@@ -31,6 +37,8 @@ class ChannelOutput:
     actions: list[dict[str, Any]] = field(default_factory=list)
     # Stored with the message, not shown in the answer (the email's envelope).
     envelope: dict[str, Any] | None = None
+    # A deferred output: what the job runner draws it from later (JSON).
+    deferred: dict[str, Any] | None = None
 
 
 class Channel(Protocol):
@@ -60,9 +68,16 @@ def channel(name: str) -> Channel:
     return {"email": email, "web": web, "pdf": pdf, "ics": ics, "sms": sms}[name]  # type: ignore[return-value]
 
 
-def render_channels(message: Composed, enriched: Enriched) -> dict[str, ChannelOutput]:
+def render_channels(message: Composed, enriched: Enriched,
+                    defer: Collection[str] = ()) -> dict[str, ChannelOutput]:
     done: dict[str, ChannelOutput] = {}
     for name in ORDER:
-        if name in enriched.channels:
+        if name in enriched.channels and name in defer:
+            from app.jobs.deferred import defer_channel
+
+            done[name] = defer_channel(name, message, enriched)
+        elif name in enriched.channels:
+            started = perf_counter()
             done[name] = channel(name).render(message, enriched, done)
+            metrics.channel_rendered(message.type, name, perf_counter() - started)
     return done

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, json, send_file
+from flask import Blueprint, Response, current_app, json, send_file
 
 from app.channels import email
+from app.jobs import deferred
 from app.problems import NotFound
 from app.store import archive, artifacts
 
@@ -22,6 +23,14 @@ def get_message(message_id: str) -> Response:
 
 
 def send_artifact(message_id: str, name: str, download_name: str | None = None) -> Response:
+    # A PDF still being laid out (Prefer: respond-async), and the .eml that carries it:
+    # wait a little for it, then answer 202 and when to ask again.
+    if name in (deferred.PDF_NAME, email.EML) and deferred.wait_while_pending(
+            message_id, current_app.config["PDF_PENDING_WAIT"]):
+        response = Response(json.dumps({"id": message_id, "artifact": name, "status": "pending"}),
+                            status=202, mimetype="application/json")
+        response.headers["Retry-After"] = "1"
+        return response
     artifact = archive.get_artifact(message_id, name) if name in ARTIFACTS else None
     if artifact is None and name == email.EML and (message := archive.get_message(message_id)):
         artifact = email.ensure_eml(message)

@@ -8,7 +8,9 @@ from typing import Any
 from flask import Blueprint, jsonify
 from pydantic.json_schema import models_json_schema
 
+from app.http import openapi_customers, openapi_jobs
 from app.schemas import AppointmentRequest, BillRequest, InvoiceRequest, ProfileFields, Recipient
+from app.webhooks import openapi as openapi_webhooks
 
 bp = Blueprint("openapi", __name__)
 
@@ -47,15 +49,25 @@ MESSAGE = {
                                                           "bytes", "attachments", "eml_url"]},
                 "web": {"type": "object", "required": ["url"]},
                 "pdf": {"type": "object", "required": ["url", "status"],
-                        "properties": {"status": {"enum": ["pending", "ready"]},
+                        "properties": {"status": {"enum": ["pending", "ready", "failed"], "description": (
+                                           "`pending` (Prefer: respond-async) until the job runner "
+                                           "has laid it out, then `ready`; `failed` with `problem` "
+                                           "if it could not be made")},
+                                       "problem": {"$ref": "#/components/schemas/Problem"},
                                        "pages": {"type": "integer"}, "bytes": {"type": "integer"}}},
                 "ics": {"type": "object", "required": ["url", "uid", "sequence", "method"]},
                 "sms": {"type": "object", "required": ["text", "segments", "encoding"],
                         "properties": {"encoding": {"enum": ["GSM-7", "UCS-2"]}}},
             },
         },
-        "actions": {"type": "array", "items": {"type": "object", "required": ["kind"]}},
-        "personalisation": {"type": "object"},
+        "actions": {"type": "array", "items": {"type": "object", "required": ["kind"], "properties": {
+            "kind": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "epc_qr_payload": {"type": "string", "description": (
+                "pay: the EPC069-12 SEPA credit transfer QR text (version 002, UTF-8), present only "
+                "where the standard allows one: EUR, 0.01 to 999999999.99, a valid IBAN.")},
+        }}},
+        "personalisation": {"$ref": "#/components/schemas/PersonalisationTrace"},
         "warnings": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -69,6 +81,7 @@ def _problem_responses(*codes: int) -> dict[str, Any]:
         }
         for code, description in {
             400: "Malformed JSON", 404: "Not found", 409: "Idempotency key in flight",
+            412: "If-Match or If-None-Match does not hold",
             413: "Body over the limit", 415: "Not JSON", 422: "A field is missing or wrong",
         }.items()
         if code in codes
@@ -94,6 +107,9 @@ def document() -> dict[str, Any]:
     }
     components["Problem"] = PROBLEM
     components["Message"] = MESSAGE
+    components.update(openapi_customers.SCHEMAS)
+    components.update(openapi_webhooks.SCHEMAS)
+    components.update(openapi_jobs.SCHEMAS)
     message_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}}}
     artifact_names = ["email.html", "email.txt", "email.eml", "page.html", "document.pdf",
                       "invite.ics"]
@@ -128,9 +144,18 @@ def document() -> dict[str, Any]:
                     {"name": "artifact", "in": "path", "required": True,
                      "schema": {"type": "string", "enum": artifact_names}},
                 ],
-                "responses": {"200": {"description": "The artifact"}, **_problem_responses(404)},
+                "responses": {"200": {"description": "The artifact"},
+                              "202": {"description": "The PDF (or the .eml that carries it) is still "
+                                                     "being laid out: ask again after Retry-After",
+                                      "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+                              **_problem_responses(404)},
             }},
+            **openapi_customers.paths(_problem_responses),
+            **openapi_jobs.paths(_problem_responses),
+            "/v1/messages/{id}/activity": openapi_webhooks.activity_path(_problem_responses(404)),
         },
+        # What the service POSTs to an appointment's `callback_url` (Standard Webhooks).
+        "webhooks": {**openapi_webhooks.webhooks(), **openapi_jobs.webhooks()},
         "components": {"schemas": components},
     }
 

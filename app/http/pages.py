@@ -1,6 +1,9 @@
 """Customer-facing pages behind signed links: `/m/<token>` and its PDF and invite.
 
 A tampered token answers a 404 page, an expired one a 410 page that says what to do.
+An appointment's page always shows the appointment as it now stands: opened from a message
+made before a reschedule or a cancellation, it says so and shows the newest message's page
+(its PDF and invite likewise), never a dead end.
 """
 
 from __future__ import annotations
@@ -8,11 +11,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template_string
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
+from app.appointments.current import current_for
 from app.http.messages import send_artifact
 from app.i18n import Formatter, parse_locale
 from app.links import unsign_id
 from app.problems import Gone, NotFound
-from app.store import archive
+from app.store import archive, artifacts
+from app.templating import render
 
 bp = Blueprint("pages", __name__)
 
@@ -34,22 +39,63 @@ def _message_for(token: str):  # type: ignore[no-untyped-def]
     return message
 
 
+def _newest(message_id: str, artifact: str) -> str:
+    """The message whose `artifact` shows the appointment as it now stands: this one, or the
+    newest about the same appointment when it changed since (and that one has the artifact)."""
+    current = current_for(message_id)
+    if current is None or not current.superseded or current.latest is None:
+        return message_id
+    newest = current.latest.message_id
+    return newest if archive.get_artifact(newest, artifact) is not None else message_id
+
+
 @bp.get("/m/<token>")
 def web_page(token: str) -> Response:
     message = _message_for(token)
-    return send_artifact(message.id, "page.html")
+    current = current_for(message.id)
+    if current is None or not current.superseded:
+        return send_artifact(message.id, "page.html")
+    # An older message: the newest page, under a notice that says what changed.
+    shown = _newest(message.id, "page.html")
+    stored = archive.get_artifact(shown, "page.html")
+    if stored is None:
+        raise NotFound(f"Message {message.id} has no page.")
+    page = artifacts().read(stored.path).decode()
+    notice = render("templates/pages/superseded.html", {
+        "lang": (parse_locale(message.locale) or parse_locale("en")).language,  # type: ignore[union-attr]
+        "cancelled": current.cancelled,
+        "when": current.shown.view["when"],
+    })
+    page = _after_header(page, notice)
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self' https: data:; style-src 'unsafe-inline'; "
+        "font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _after_header(page: str, notice: str) -> str:
+    """The notice right under the brand's header of the page's <main> (or atop it)."""
+    main = page.find("<main>")
+    header_end = page.find("</header>", main)
+    at = header_end + len("</header>") if main >= 0 and header_end >= 0 else main + len("<main>")
+    return f"{page[:at]}\n{notice}{page[at:]}" if main >= 0 else notice + page
 
 
 @bp.get("/m/<token>/document.pdf")
 def web_pdf(token: str) -> Response:
     message = _message_for(token)
-    return send_artifact(message.id, "document.pdf")
+    return send_artifact(_newest(message.id, "document.pdf"), "document.pdf")
 
 
 @bp.get("/m/<token>/invite.ics")
 def web_invite(token: str) -> Response:
+    # After a change, the newest invite: same UID, higher SEQUENCE, so a calendar updates.
     message = _message_for(token)
-    return send_artifact(message.id, "invite.ics")
+    return send_artifact(_newest(message.id, "invite.ics"), "invite.ics")
 
 
 def error_page(status: int, language: str = "en") -> Response:

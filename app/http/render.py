@@ -16,15 +16,24 @@ def _created(answer: dict, status: int = 201, replayed: bool = False) -> Respons
     response.headers["Location"] = f"/v1/messages/{answer['id']}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    if answer.get("outputs", {}).get("pdf", {}).get("status") == "pending":
+        response.headers["Preference-Applied"] = "respond-async"
     return response
+
+
+def _prefers_async() -> bool:
+    """`Prefer: respond-async` (RFC 7240): answer without waiting for the PDF; it follows."""
+    return any(part.split(";")[0].strip().lower() == "respond-async"
+               for value in request.headers.getlist("Prefer") for part in value.split(","))
 
 
 @bp.post("/v1/render")
 def render() -> Response:
     document, raw = json_body()
     key = request.headers.get("Idempotency-Key")
+    defer_pdf = _prefers_async()
     if key is None:
-        return _created(render_message(document))
+        return _created(render_message(document, defer_pdf=defer_pdf))
 
     config = current_app.config
     db = session()
@@ -34,7 +43,7 @@ def render() -> Response:
         return _created(stored.response or {}, stored.status_code or 201, replayed=True)
     try:
         # The key's answer is stored in the same transaction as the message.
-        answer = render_message(document, idempotency_key=key)
+        answer = render_message(document, idempotency_key=key, defer_pdf=defer_pdf)
     except BaseException:
         idempotency.release(db, key)
         raise

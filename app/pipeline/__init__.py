@@ -1,10 +1,12 @@
 """How one render request becomes a message a customer can act on. Read this file first.
 
-    validate  -> the request as a model; every bad field named at once (422)
-    enrich    -> brand, locale, the customer's profile, links, images made safe
-    compose   -> what the message says: subject, preheader, figures, buttons (pure)
-    render    -> each channel: email, web page, PDF, invite, SMS
-    store     -> the artifacts and the answer, all or nothing
+    validate     -> the request as a model; every bad field named at once (422)
+    enrich       -> brand, locale, the customer's profile, links, images made safe
+    personalise  -> which offers this customer sees, and why not the others (pure, traced)
+    compose      -> what the message says: subject, preheader, figures, buttons (pure)
+    draw         -> its pictures (payment QR codes, consumption charts), each drawn once
+    render       -> each channel: email, web page, PDF, invite, SMS
+    store        -> the artifacts and the answer, all or nothing
 
 The answer is the document of CONTRACT.md (`POST /v1/render`), stored with the message so
 `GET /v1/messages/{id}` gives the same document again.
@@ -12,42 +14,72 @@ The answer is the document of CONTRACT.md (`POST /v1/render`), stored with the m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
+from app.appointments.state import CustomerAction, recorder
+from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
+from app.jobs.deferred import deferred_work
+from app.personalise import personalise
 from app.pipeline.actions import answer_actions
 from app.pipeline.compose import Composed, compose
+from app.pipeline.draw import draw
 from app.pipeline.enrich import Enriched, enrich
 from app.pipeline.validate import validate
 from app.schemas import TYPE_CHANNELS
-from app.store import archive, artifacts
+from app.store import archive, artifacts, customers
 from app.store.ids import new_id
 
 
 def render_message(document: Any, now: datetime | None = None,
-                   idempotency_key: str | None = None) -> dict[str, Any]:
-    message, enriched = prepare_message(document, now)
-    outputs = render_channels(message, enriched)
+                   idempotency_key: str | None = None,
+                   action: CustomerAction | None = None, *,
+                   message_id: str | None = None, defer_pdf: bool = False,
+                   also: Callable[[Session], None] | None = None) -> dict[str, Any]:
+    """`message_id` is the job item's (app/jobs); `also` records, in the message's
+    transaction, what else comes with it (the job item done)."""
+    message, enriched = prepare_message(document, now, message_id)
+    # With defer_pdf (Prefer: respond-async) the PDF is left to the job runner: the answer
+    # says `pending`, and the PDF's source is queued with the message (app/jobs/deferred.py).
+    outputs = render_channels(message, enriched, defer=("pdf",) if defer_pdf else ())
     answer = build_answer(message, enriched, outputs)
+    deferred = deferred_work(enriched.message_id, outputs)
 
     archive.store_message(
         message_id=enriched.message_id, request=document, answer=answer,
         customer_id=enriched.request.recipient.customer_id, brand=enriched.brand.id,
         outputs=outputs, idempotency_key=idempotency_key,
+        # An appointment's new state, and the customer's action that made it, if any (its
+        # note and its webhook), are stored in the message's own transaction.
+        also=_together(recorder(message, enriched, action), deferred.store if deferred else None, also),
     )
+    if deferred:
+        deferred.dispatch()
     return answer
 
 
-def prepare_message(document: Any, now: datetime | None = None) -> tuple[Composed, Enriched]:
-    """Validate, enrich and compose: everything before the channels draw."""
+def _together(*hooks: Callable[[Session], None] | None) -> Callable[[Session], None]:
+    def run(db: Session) -> None:
+        for hook in hooks:
+            if hook is not None:
+                hook(db)
+
+    return run
+
+
+def prepare_message(document: Any, now: datetime | None = None,
+                    message_id: str | None = None) -> tuple[Composed, Enriched]:
+    """Validate, enrich, compose and draw: everything before the channels render."""
     now = now or datetime.now(UTC)
     brands = current_app.extensions["touchpoint.brands"]
 
     request = validate(document, brands, now)
-    message_id = new_id("msg")
+    message_id = message_id or new_id("msg")
     enriched = enrich(
         request,
         brand=brands.get(request.brand),
@@ -59,7 +91,14 @@ def prepare_message(document: Any, now: datetime | None = None) -> tuple[Compose
         assets=artifacts(),
         config=current_app.config,
     )
-    return compose(enriched), enriched
+    # An appointment's SEQUENCE, and its reschedule and cancel links, come from the database.
+    enriched.appointment = plan_appointment(enriched)
+    # Frequency caps count what the customer's archived messages already showed.
+    enriched.personalisation = personalise(enriched, shown=customers.offers_shown(
+        request.recipient.customer_id, enriched.brand.id, enriched.brand.offers.cap_days, now))
+    message = compose(enriched)
+    draw(message, enriched, artifacts())
+    return message, enriched
 
 
 def build_answer(message: Composed, enriched: Enriched,
@@ -76,7 +115,7 @@ def build_answer(message: Composed, enriched: Enriched,
         "outputs": {name: outputs[name].output for name in TYPE_CHANNELS[message.type]
                     if name in outputs},
         "actions": answer_actions(message, enriched, outputs),
-        "personalisation": {"blocks": [], "suppressed": []},
+        "personalisation": enriched.personalisation.trace(),
         "warnings": warnings,
     }
 

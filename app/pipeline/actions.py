@@ -53,8 +53,13 @@ def answer_actions(message: Composed, enriched: Enriched,
         actions.append({"kind": "add_to_calendar", "ics_url": enriched.links["ics"],
                         **calendar_links(enriched)})
     part = message.context.get("invoice") or message.context.get("bill")
-    if part and part["payment"]["pay_url"] and not part["payment"]["nothing_due"]:
-        actions.append({"kind": "pay", "url": part["payment"]["pay_url"]})
+    payment = part["payment"] if part else None
+    if payment and not payment["nothing_due"] and (payment["pay_url"] or payment["epc_qr_payload"]):
+        # `epc_qr_payload`: the EPC069-12 SEPA QR text, only where the standard allows one.
+        pay: dict[str, Any] = {"kind": "pay", "url": payment["pay_url"]}
+        if payment["epc_qr_payload"]:
+            pay["epc_qr_payload"] = payment["epc_qr_payload"]
+        actions.append(pay)
     for output in outputs.values():
         actions += output.actions
     return actions

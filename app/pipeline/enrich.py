@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 
@@ -20,6 +20,10 @@ from app.problems import FieldError, collect
 from app.schemas import AppointmentRequest, RenderRequest
 from app.store.artifacts import ArtifactStore
 from app.visuals.images import ImageRejected, store_portrait
+
+if TYPE_CHECKING:
+    from app.appointments.state import AppointmentPlan
+    from app.personalise import Personalisation
 
 
 @dataclass
@@ -36,10 +40,20 @@ class Enriched:
     public_base_url: str
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # An appointment's SEQUENCE and action links (app/appointments/state.py), else None.
+    appointment: AppointmentPlan | None = None
+    # The offers chosen for this customer and the trace of why (app/personalise), set after enrich.
+    personalisation: Personalisation = field(default_factory=lambda: _no_personalisation())
 
     @property
     def locale_tag(self) -> str:
         return locale_tag(self.locale)
+
+
+def _no_personalisation() -> Personalisation:
+    from app.personalise import Personalisation
+
+    return Personalisation()
 
 
 def merge_profile(stored: dict[str, Any] | None, request: RenderRequest) -> dict[str, Any]:

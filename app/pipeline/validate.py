@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from app.brands import BrandRegistry
 from app.i18n import LANGUAGES, parse_locale
+from app.payments import payment_errors
 from app.pipeline.money import compute_totals, has_more_decimals_than
 from app.problems import FieldError, InvalidRequest, collect
 from app.schemas import (
@@ -22,6 +23,7 @@ from app.schemas import (
     RenderRequest,
     parse_render_request,
 )
+from app.schemas.bill import usage_problems
 
 
 def validate(document: Any, brands: BrandRegistry, now: datetime) -> RenderRequest:
@@ -162,6 +164,8 @@ def _check_money(request: InvoiceRequest | BillRequest) -> list[FieldError]:
                 ))
         if request.data.period.end < request.data.period.start:
             errors.append(FieldError("data.period.end", "must not be before data.period.start"))
+        errors += [FieldError(path, message) for path, message in usage_problems(request.data)]
+    errors += payment_errors(data)
     if data.due_date and data.due_date < data.issue_date:
         errors.append(FieldError("data.due_date", "must not be before data.issue_date"))
     if data.totals is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, StringConstraints
+from flask import current_app, has_app_context
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from app.schemas.common import (
     Email,
@@ -50,9 +52,37 @@ class Slot(Model):
     end: LocalDateTime
 
 
+def _callback_url(value: str) -> str:
+    """Where upstream hears of a reschedule or cancel: https, or http only where the service
+    runs with WEBHOOK_ALLOW_HTTP (development and tests, e.g. a receiver on 127.0.0.1)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError("is not a URL") from exc
+    allow_http = has_app_context() and bool(current_app.config.get("WEBHOOK_ALLOW_HTTP"))
+    if parts.scheme != "https" and not (parts.scheme == "http" and allow_http):
+        raise ValueError("must be an https:// URL (http:// only where the service runs with "
+                         "WEBHOOK_ALLOW_HTTP, for development)")
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        raise ValueError("must name a host, without user name or password")
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    return value
+
+
+CallbackUrl = Annotated[
+    str, StringConstraints(max_length=2000), AfterValidator(_callback_url),
+    WithJsonSchema({"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^https?://",
+                    "description": "https:// (http:// only where WEBHOOK_ALLOW_HTTP is set). "
+                                   "Receives Standard Webhooks `appointment.rescheduled` and "
+                                   "`appointment.cancelled` events."}),
+]
+
+
 class Reschedule(Model):
     slots: list[Slot] = Field(default_factory=list, max_length=50)
-    callback_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    callback_url: CallbackUrl | None = None
 
 
 class AppointmentData(Model):

@@ -62,3 +62,20 @@ class BillData(Model):
     payment: Payment | None = None
     totals: Totals | None = None
     tips_url: HttpsUrl | None = None
+
+
+def usage_problems(data: BillData) -> list[tuple[str, str]]:
+    """(path, message) for usage the chart cannot show truthfully: a month given twice, or
+    a month after the billing period. Gaps are fine: the chart leaves those months empty."""
+    problems = []
+    seen: dict[str, int] = {}
+    last = f"{data.period.end:%Y-%m}"
+    for index, item in enumerate(data.usage):
+        if item.month in seen:
+            problems.append((f"data.usage[{index}].month",
+                             f"{item.month} is given twice (also data.usage[{seen[item.month]}])"))
+        seen.setdefault(item.month, index)
+        if item.month > last:
+            problems.append((f"data.usage[{index}].month",
+                             f"{item.month} is after the billing period, which ends {data.period.end}"))
+    return problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -15,8 +15,11 @@ from pydantic import (
     ConfigDict,
     Field,
     NaiveDatetime,
+    StrictBool,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
+    model_validator,
 )
 
 Channel = Literal["email", "web", "pdf", "ics", "sms"]
@@ -129,6 +132,8 @@ class Party(Model):
     iban: Annotated[str, StringConstraints(max_length=42)] | None = None
     bic: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")] | None = None
     email: Email | None = None
+    # ISO 3166-1 alpha-2, for the e-invoice's postal address; left out: the VAT id's prefix.
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 
 
 class Payment(Model):
@@ -147,22 +152,41 @@ class PersonName(Model):
     family: ShortText | None = None
 
 
+def _not_in_future(value: date, info: ValidationInfo) -> date:
+    # A day of slack: the customer's today may already be tomorrow in UTC. Callers may pass
+    # `context={"today": ...}` to validate against another day than the server's.
+    today = (info.context or {}).get("today") if isinstance(info.context, dict) else None
+    if value > (today or date.today()) + timedelta(days=1):
+        raise ValueError(f"{value.isoformat()} is in the future; give the day it happened")
+    return value
+
+
+# A day something happened: a purchase, a life event, a ticket opened or closed.
+HappenedOn = Annotated[date, AfterValidator(_not_in_future)]
+
+
 class Purchase(Model):
     sku: Identifier
-    date: date
+    date: HappenedOn
     quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
 
 
 class LifeEvent(Model):
     type: Identifier
-    date: date
+    date: HappenedOn
 
 
 class Ticket(Model):
     id: Identifier
-    opened: date
+    opened: HappenedOn
     topic: ShortText | None = None
-    closed: date | None = None
+    closed: HappenedOn | None = None
+
+    @model_validator(mode="after")
+    def _closed_after_opened(self) -> Ticket:
+        if self.closed is not None and self.closed < self.opened:
+            raise ValueError("closed is before opened")
+        return self
 
 
 class Preferences(Model):
@@ -178,7 +202,8 @@ class ProfileFields(Model):
     phone: Phone | None = None
     locale: Annotated[str, StringConstraints(max_length=35)] | None = None
     timezone: TimeZone | None = None
-    consents: dict[Identifier, bool] | None = None
+    # true or false only: "yes", 1 or null are refused, not guessed at.
+    consents: dict[Identifier, StrictBool] | None = None
     preferences: Preferences | None = None
     purchases: list[Purchase] | None = Field(default=None, max_length=10_000)
     interests: list[Identifier] | None = Field(default=None, max_length=200)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from app.schemas.common import (
     Currency,
@@ -49,3 +50,15 @@ class InvoiceData(Model):
     payment: Payment | None = None
     totals: Totals | None = None
     order: Order | None = None
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _lines_within_limits(cls, value: Any) -> Any:
+        # Said before any line is validated, in words, so 2,000 lines cost nothing to refuse.
+        if isinstance(value, list) and not value:
+            raise ValueError("must have at least one line")
+        if isinstance(value, list) and len(value) > MAX_LINES:
+            raise ValueError(
+                f"has {len(value)} lines; an invoice holds at most {MAX_LINES}: split it into several"
+            )
+        return value

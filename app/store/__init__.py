@@ -39,6 +39,11 @@ def engine_for(url: str) -> Engine:
 
 def init_app(app: Flask) -> None:
     engine = engine_for(app.config["DATABASE_URL"])
+    # The tables of the parts that keep their own models, so create_all makes them too.
+    from app.appointments import models as _appointments  # noqa: F401
+    from app.jobs import models as _jobs  # noqa: F401
+    from app.webhooks import models as _webhooks  # noqa: F401
+
     Base.metadata.create_all(engine)
     app.extensions["touchpoint.db"] = sessionmaker(engine, expire_on_commit=False)
     app.extensions["touchpoint.engine"] = engine

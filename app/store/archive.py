@@ -7,10 +7,12 @@ therefore leaves nothing behind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.channels import ChannelOutput
 from app.store import artifacts, idempotency, session
@@ -27,8 +29,9 @@ def load_profile(customer_id: str | None) -> dict[str, Any] | None:
 def store_message(
     *, message_id: str, request: dict[str, Any], answer: dict[str, Any],
     customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
-    idempotency_key: str | None = None,
+    idempotency_key: str | None = None, also: Callable[[Session], None] | None = None,
 ) -> None:
+    """`also` writes what belongs with the message (an appointment's state) in its transaction."""
     store = artifacts()
     db = session()
     try:
@@ -46,6 +49,8 @@ def store_message(
                     size=len(file.data), sha256=digest,
                 ))
         db.add(message)
+        if also is not None:
+            also(db)
         if idempotency_key is not None:
             idempotency.complete(db, idempotency_key, 201, answer, message_id)
         db.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -91,3 +91,22 @@ class Note(Base):
     kind: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OfferShown(Base):
+    """An offer block a message showed: what frequency caps count (app/personalise).
+
+    Written with the message, in its transaction (app/store/customers.py listens for new
+    messages), so the caps never read the archived documents themselves.
+    """
+
+    __tablename__ = "offers_shown"
+    __table_args__ = (Index("ix_offers_shown_customer", "customer_id", "brand", "shown_at"),)
+
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    offer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    brand: Mapped[str] = mapped_column(String(128))
+    shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

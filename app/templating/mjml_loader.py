@@ -18,6 +18,11 @@ import mjml
 from jinja2 import BaseLoader, Environment, TemplateNotFound
 
 
+# No web fonts: MJML would otherwise link Google Fonts for Roboto, and every customer who
+# opens the email would tell Google so. The font stacks name system fonts only.
+MJML_OPTIONS = {"disable_comments": True, "fonts": {}}
+
+
 class MjmlCompileError(Exception):
     """mjml-python refused a file; carries the file for the message."""
 
@@ -51,7 +56,7 @@ class MjmlLoader(BaseLoader):
 
         try:
             html = mjml.mjml2html(
-                main.read_text(encoding="utf-8"), disable_comments=True, include_loader=include
+                main.read_text(encoding="utf-8"), include_loader=include, **MJML_OPTIONS
             )
         except TemplateNotFound:
             raise

@@ -12,7 +12,8 @@ The context every template sees:
 - `items`, `totals`, `payment`: an invoice's lines or a bill's charges, for the components
 - `document_title`: the title under the logo on the web page and the PDF
 - `parties` (seller, buyer) and `facts` (number, dates, ...): label and value, formatted
-- `offers`: personalised blocks (empty until a profile allows some)
+- `offers`: the blocks app/personalise chose for this customer, in the message's language:
+  {id, kind, title, text, cta, url (tracked), price, image {url, width, height, alt} | None}
 - `channel`: set by each channel as it renders (`email`, `web`, `pdf`, `text`, `sms`)
 """
 
@@ -82,7 +83,7 @@ def frame(enriched: Enriched) -> dict[str, Any]:
         "recipient": recipient,
         "greeting": greeting(enriched, recipient),
         "reference": enriched.request.reference,
-        "offers": [],
+        "offers": enriched.personalisation.offers,
         "appointment": None,
         "invoice": None,
         "bill": None,

@@ -3,12 +3,15 @@
 The `appointment` part of the context: `id`, `stage`, `title`, `date`, `time_range`,
 `when`, `relative_day`, `timezone`, `location` {`name`, `address`, `online_url`,
 `map_url`}, `advisor` {`name`, `role`, `phone`, `phone_href`, `email`, `photo`,
-`initials`} or None, `organizer`, `prepare` (list), `headline`.
+`initials`} or None, `organizer`, `prepare` (list), `headline`, `cancelled`,
+`change` {`reschedule_url`, `cancel_url`} or None (the customer may move or cancel it from
+the message), `reservation` (schema.org EventReservation for Gmail, as JSON-LD data).
+The same part is stored with the message (app/appointments), for the customer pages.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -32,6 +35,19 @@ def _relative_day(enriched: Enriched, start: datetime) -> str | None:
     if days == 1:
         return enriched.fmt.gettext("tomorrow")
     return None
+
+
+def _reminder_intro(enriched: Enriched, location: dict[str, Any]) -> str:
+    """A reminder is short and time-sensitive: where to go, or that the link is below (the
+    first button is the route or the link to join)."""
+    fmt = enriched.fmt
+    if location["online_url"]:
+        return fmt.gettext("The meeting is online: join with the button below a few minutes "
+                           "before it starts.")
+    if location["address"]:
+        return fmt.gettext("We expect you at %(place)s, %(address)s.",
+                           place=location["name"], address=location["address"])
+    return fmt.gettext("We expect you at %(place)s.", place=location["name"])
 
 
 def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
@@ -79,7 +95,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "reminder": (
             fmt.gettext("Reminder: %(title)s %(day)s at %(time)s", **values),
             fmt.gettext("See you %(day)s at %(time)s", **values),
-            fmt.gettext("A short reminder of your appointment."),
+            _reminder_intro(enriched, location_view),
         ),
         "rescheduled": (
             fmt.gettext("New time: %(title)s on %(date)s at %(time)s", **values),
@@ -97,17 +113,19 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     )
     preheader = " ".join(p for p in (date_text, time_range, with_whom) if p)
 
-    actions: list[dict[str, Any]] = []
     buttons: list[dict[str, Any]] = []
     if data.stage != "cancelled":
         if online_url:
             buttons.append({"kind": "join", "label": fmt.gettext("Join the meeting"), "url": online_url})
+        route = {"kind": "route", "label": fmt.gettext("Plan your route"), "url": location_view["map_url"]}
+        if data.stage == "reminder" and location_view["map_url"]:
+            buttons.append(route)
         if context["links"]["ics"]:
             buttons.append({"kind": "add_to_calendar", "label": fmt.gettext("Add to calendar"),
                             "url": context["links"]["ics"]})
-        if location_view["map_url"]:
-            buttons.append({"kind": "route", "label": fmt.gettext("Plan your route"),
-                            "url": location_view["map_url"]})
+        if data.stage != "reminder" and location_view["map_url"]:
+            buttons.append(route)
+    change, actions = _change(enriched)
 
     context["appointment"] = {
         "id": data.appointment_id,
@@ -124,13 +142,79 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "organizer": data.organizer.model_dump() if data.organizer else None,
         "prepare": list(data.prepare),
         "cancelled": data.stage == "cancelled",
+        "change": change,
     }
+    context["appointment"]["reservation"] = reservation(
+        enriched, context, start, end, change["reschedule_url"] if change else None)
     context["intro"] = intro
     context["headline"] = headline
     context["document_title"] = data.title
     context["buttons"] = buttons
-    context["sms"] = {
-        "summary": fmt.gettext("%(title)s %(day)s at %(time)s", **values)
-        if relative else fmt.gettext("%(title)s on %(date)s at %(time)s", **values),
-    }
+    if data.stage == "reminder":
+        # The headline already says when: the text says where (the page has route and link).
+        where = fmt.gettext("Online") if online_url else location_view["name"]
+        summary = f"{data.title}, {where}"
+    elif relative:
+        summary = fmt.gettext("%(title)s %(day)s at %(time)s", **values)
+    else:
+        summary = fmt.gettext("%(title)s on %(date)s at %(time)s", **values)
+    context["sms"] = {"summary": summary}
     return Composed("appointment", subject, preheader, context, actions=actions)
+
+
+def _change(enriched: Enriched) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The customer's reschedule and cancel links (from app/appointments), for the card and
+    for the answer's `actions`."""
+    plan = enriched.appointment
+    if plan is None or not plan.links:
+        return None, []
+    expires = plan.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z") \
+        if plan.expires_at else None
+    actions = [{"kind": kind, "url": plan.links[kind], "expires_at": expires}
+               for kind in ("reschedule", "cancel") if kind in plan.links]
+    return {"reschedule_url": plan.links.get("reschedule"),
+            "cancel_url": plan.links.get("cancel")}, actions
+
+
+def reservation(enriched: Enriched, context: dict[str, Any], start: datetime, end: datetime,
+                modify_url: str | None) -> dict[str, Any]:
+    """schema.org EventReservation (what Gmail reads from JSON-LD), from the same data."""
+    assert isinstance(enriched.request, AppointmentRequest)
+    data = enriched.request.data
+    view = context["appointment"]
+    location = view["location"]
+    if location["online_url"]:
+        place: dict[str, Any] = {"@type": "VirtualLocation", "url": location["online_url"]}
+    else:
+        place = {"@type": "Place", "name": location["name"]}
+        if location["address"]:
+            place["address"] = {"@type": "PostalAddress", "streetAddress": location["address"]}
+    event: dict[str, Any] = {
+        "@type": "Event",
+        "name": data.title,
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
+        "eventAttendanceMode": "https://schema.org/OnlineEventAttendanceMode" if location["online_url"]
+        else "https://schema.org/OfflineEventAttendanceMode",
+        "location": place,
+        "organizer": {"@type": "Organization", "name": enriched.brand.name,
+                      **({"url": enriched.brand.website} if enriched.brand.website else {})},
+    }
+    if view["advisor"]:
+        event["performer"] = {"@type": "Person", "name": view["advisor"]["name"]}
+    result: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "EventReservation",
+        "reservationNumber": data.appointment_id,
+        "reservationStatus": "https://schema.org/ReservationCancelled" if view["cancelled"]
+        else "https://schema.org/ReservationConfirmed",
+        "reservationFor": event,
+        "modifiedTime": enriched.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    if context["recipient"]["name"]:
+        result["underName"] = {"@type": "Person", "name": context["recipient"]["name"]}
+    if modify_url:
+        result["modifyReservationUrl"] = modify_url
+    if context["links"]["web"]:
+        result["url"] = context["links"]["web"]
+    return result

@@ -2,18 +2,26 @@
 
 The `bill` part of the context: `number`, `account`, `issue_date`, `due_date`, `period`,
 `commodity`, `unit`, `seller`, `buyer`, `charges` (description, amount, vat_rate),
-`totals`, `payment`, `usage` (month, label, value, amount, current), `usage_summary`,
-`comparison` (similar_homes, efficient_homes) or None, `tips_url`.
+`totals`, `payment`, `usage` (month, label, value, amount, current, last_year: up to 24
+months, a month without a reading says so), `usage_summary`, `chart` ({spec, svg (web),
+svg_print (PDF), alt, title, png (email)}) or None, `comparison` (similar_homes,
+efficient_homes) or None, `tips_url`,
+`tips_qr` ({url, width, height, alt}, drawn for web and PDF by the draw stage) or None.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date
+from markupsafe import Markup
+
 from app.i18n import N_
-from app.pipeline.compose import Composed
+from app.pipeline.compose import Composed, plain_spaces
 from app.pipeline.compose.billing import (
     facts,
     parties,
@@ -25,6 +33,8 @@ from app.pipeline.compose.billing import (
 from app.pipeline.enrich import Enriched
 from app.pipeline.money import compute_totals
 from app.schemas import BillRequest
+from app.schemas.bill import BillData
+from app.visuals.charts import PRINT, SCREEN, Bar, ConsumptionChart, Line, chart_svg, nice_ticks
 
 # Commodities the templates name in words; any other is shown as the request spells it.
 COMMODITIES = {
@@ -60,15 +70,129 @@ def usage_summary(usage: list[Any], fmt: Any) -> str | None:
     return fmt.gettext("The same as in %(month)s.", month=month_name)
 
 
+def _add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def usage_window(usage: list[Any], period_start: date, period_end: date) -> list[dict[str, Any]]:
+    """Up to 24 months ending with the latest reading, oldest first, each {month, value, kind}.
+
+    A month without a reading is in the window with value None (a gap, never a zero).
+    `kind` is "current" for the billing period's months (the latest month when the period
+    has no reading), "last_year" for the same month a year before the latest current one.
+    """
+    if not usage:
+        return []
+    values = {_month(item.month): item.value for item in usage}
+    latest = max(values)
+    first = max(min(values), _add_months(latest, -23))
+    months = []
+    month = first
+    while month <= latest:
+        months.append(month)
+        month = _add_months(month, 1)
+    period = {m for m in months if _month(f"{period_start:%Y-%m}") <= m <= _month(f"{period_end:%Y-%m}")
+              and m in values}
+    current = period or {latest}
+    last_year = _add_months(max(current), -12)
+    return [
+        {"month": m, "value": values.get(m),
+         "kind": "current" if m in current else "last_year" if m == last_year and m in values else ""}
+        for m in months
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _month_name(locale: Locale, month: date, pattern: str) -> str:
+    # The same months come back in every bill: Babel formats each once per locale.
+    return format_date(month, format=pattern, locale=locale)
+
+
+def with_texts(window: list[dict[str, Any]], fmt: Any) -> list[dict[str, Any]]:
+    """Each month of the window with its names ("Oct", "Oct 2026") and value, formatted once."""
+    return [
+        {**slot, "short": _month_name(fmt.locale, slot["month"], "MMM"),
+         "long": _month_name(fmt.locale, slot["month"], "MMM yyyy"),
+         "text": fmt.number(slot["value"]) if slot["value"] is not None else None}
+        for slot in window
+    ]
+
+
+def consumption_chart(window: list[dict[str, Any]], data: BillData, fmt: Any,
+                      primary: str) -> ConsumptionChart | None:
+    """The chart of the window, every text formatted; None without a reading."""
+    readings = [slot["value"] for slot in window if slot["value"] is not None]
+    if not readings:
+        return None
+    unit = data.unit
+    comparison = data.comparison
+    lines = []
+    if comparison and comparison.similar_homes is not None:
+        lines.append(Line(float(comparison.similar_homes), "similar", fmt.gettext(
+            "Similar homes: %(value)s %(unit)s", value=fmt.number(comparison.similar_homes), unit=unit)))
+    if comparison and comparison.efficient_homes is not None:
+        lines.append(Line(float(comparison.efficient_homes), "efficient", fmt.gettext(
+            "Efficient homes: %(value)s %(unit)s", value=fmt.number(comparison.efficient_homes), unit=unit)))
+    highest = max([*readings, *(Decimal(str(line.value)) for line in lines)])
+    top, ticks = nice_ticks(highest)
+    bars = []
+    for slot in window:
+        month = slot["month"]
+        bars.append(Bar(
+            label=slot["short"],
+            year=str(month.year),
+            # Every month up to a year; beyond, each quarter's first month (and the marked ones).
+            labelled=len(window) <= 12 or month.month in (1, 4, 7, 10),
+            value=float(slot["value"]) if slot["value"] is not None else None,
+            kind=slot["kind"] if slot["value"] is not None else "",
+            value_text=slot["text"] or "",
+        ))
+    kinds = {bar.kind for bar in bars}
+    legend = [("current", fmt.gettext("This period"))]
+    if "last_year" in kinds:
+        legend.append(("last_year", fmt.gettext("Same month last year")))
+    legend += [(line.kind, line.label) for line in lines]
+    return ConsumptionChart(
+        bars=tuple(bars), lines=tuple(lines),
+        ticks=tuple((float(tick), fmt.number(tick)) for tick in ticks), top=float(top),
+        legend=tuple(legend),
+        title=fmt.gettext("Consumption per month (%(unit)s)", unit=unit),
+        description=chart_description(window, lines, fmt, unit),
+        primary=primary,
+    )
+
+
+def chart_description(window: list[dict[str, Any]], lines: list[Line], fmt: Any, unit: str) -> str:
+    """The chart's text alternative: every month's figure, the marks, the comparison."""
+    parts = []
+    for slot in window:
+        label = slot["long"]
+        if slot["value"] is None:
+            parts.append(fmt.gettext("%(month)s: no reading", month=label))
+            continue
+        text = f"{label}: {slot['text']}"
+        if slot["kind"] == "current":
+            text += " " + fmt.gettext("(this period)")
+        elif slot["kind"] == "last_year":
+            text += " " + fmt.gettext("(same month last year)")
+        parts.append(text)
+    sentence = fmt.gettext("Consumption per month (%(unit)s)", unit=unit) + ": " + "; ".join(parts) + "."
+    for line in lines:
+        sentence += " " + line.label + "."
+    # Alt text is attribute text: plain spaces (MJML mangles a no-break space inside one).
+    return plain_spaces(sentence)
+
+
 def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     assert isinstance(enriched.request, BillRequest)
     data = enriched.request.data
     fmt, currency = enriched.fmt, data.currency
     totals = compute_totals(((c.amount, c.vat_rate) for c in data.charges), currency)
     due = fmt.date(data.due_date) if data.due_date else None
-    payment = payment_view(data.payment, totals.gross, currency, fmt, due)
-    usage = sorted(data.usage, key=lambda item: item.month)[-24:]
-    current = usage[-1].month if usage else None
+    payment = payment_view(data, totals.gross, fmt, due)
+    window = with_texts(usage_window(data.usage, data.period.start, data.period.end), fmt)
+    chart = consumption_chart(window, data, fmt, enriched.brand.colors["primary"])
     context["bill"] = {
         "number": data.number,
         "account": data.account,
@@ -82,19 +206,25 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "seller": party_view(data.seller),
         "buyer": party_view(data.buyer),
         "charges": [
-            {"description": c.description, "sku": None, "quantity": None, "unit_price": None,
+            {"description": c.description, "sku": None, "quantity": None, "unit_price": None, "image": None,
              "amount": fmt.money(c.amount, currency), "vat_rate": fmt.percent(c.vat_rate)}
             for c in data.charges
         ],
         "totals": totals_view(totals, currency, fmt),
         "payment": payment,
         "usage": [
-            {"month": item.month, "label": fmt.date(_month(item.month), "MMM yyyy"),
-             "value": fmt.number(item.value), "amount": float(item.value),
-             "current": item.month == current}
-            for item in usage
+            {"month": f"{slot['month']:%Y-%m}", "label": slot["long"],
+             "value": slot["text"] if slot["value"] is not None else fmt.gettext("no reading"),
+             "amount": float(slot["value"]) if slot["value"] is not None else None,
+             "current": slot["kind"] == "current", "last_year": slot["kind"] == "last_year"}
+            for slot in window
         ],
-        "usage_summary": usage_summary(usage, fmt),
+        "usage_summary": usage_summary(data.usage, fmt),
+        # The chart: `svg` inline for the web page and the PDF, `png` (the draw stage) for email.
+        "chart": {"spec": chart, "svg": Markup(chart_svg(chart, SCREEN)),
+                  "svg_print": Markup(chart_svg(chart, PRINT)), "alt": chart.description,
+                  "title": chart.title, "png": None} if chart else None,
+        "tips_qr": None,
         "comparison": {
             "similar_homes": fmt.number(data.comparison.similar_homes)
             if data.comparison.similar_homes is not None else None,

@@ -6,8 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from app.i18n import Formatter
+from app.payments import epc_qr_payload, format_iban, parse_reference
+from app.pipeline.compose import plain_spaces
 from app.pipeline.money import Totals
-from app.schemas.common import Party, Payment
+from app.schemas.bill import BillData
+from app.schemas.common import Party
+from app.schemas.invoice import InvoiceData
 
 
 def party_view(party: Party) -> dict[str, Any]:
@@ -38,14 +42,40 @@ def totals_view(totals: Totals, currency: str, fmt: Formatter) -> dict[str, Any]
     }
 
 
-def payment_view(payment: Payment | None, gross: Decimal, currency: str, fmt: Formatter,
-                 due: str | None) -> dict[str, Any]:
+def payment_view(data: InvoiceData | BillData, gross: Decimal, fmt: Formatter, due: str | None,
+                 ) -> dict[str, Any]:
+    """How to pay: the amount, the reference as people type it, the account, the EPC QR payload.
+
+    `transfer` (beneficiary, IBAN in groups of four, BIC) is set when there is an amount due
+    and an account to pay it to; `epc_qr_payload` when the EPC standard allows a QR code (EUR,
+    0.01 to 999999999.99); `qr` ({url, width, height, alt}) is filled by the draw stage.
+    """
+    payment, seller, currency = data.payment, data.seller, data.currency
+    reference = parse_reference(payment.reference if payment else None)
+    nothing_due = gross <= 0
+    amount = fmt.money(gross, currency)
+    transfer = None
+    payload = None
+    if seller.iban and not nothing_due:
+        transfer = {"beneficiary": seller.name, "iban": format_iban(seller.iban), "bic": seller.bic}
+        payload = epc_qr_payload(name=seller.name, iban=seller.iban, bic=seller.bic, amount=gross,
+                                 currency=currency, reference=reference, text=data.number)
     return {
-        "reference": payment.reference if payment else None,
+        "reference": reference.display if reference else None,
+        "reference_kind": reference.kind if reference else None,
         "pay_url": payment.pay_url if payment else None,
-        "amount": fmt.money(gross, currency),
+        "amount": amount,
         "due": due,
-        "nothing_due": gross <= 0,
+        "nothing_due": nothing_due,
+        "transfer": transfer,
+        "epc_qr_payload": payload,
+        "qr": None,
+        # Attribute text: plain spaces (MJML mangles a no-break space inside an attribute).
+        "qr_alt": plain_spaces(fmt.gettext(
+            "SEPA QR code: pay %(amount)s to %(name)s, IBAN %(iban)s, reference %(reference)s",
+            amount=amount, name=seller.name, iban=transfer["iban"],
+            reference=reference.display if reference else data.number,
+        )) if payload and transfer else None,
     }
 
 

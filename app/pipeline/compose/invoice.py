@@ -3,7 +3,8 @@
 The `invoice` part of the context: `number`, `issue_date`, `due_date`, `currency`,
 `seller`, `buyer` (name, address_lines, vat_id, iban, bic), `lines` (description, sku,
 quantity, unit_price, vat_rate, amount), `totals` (vat_groups, net, vat, gross),
-`payment` (reference, pay_url, amount, due), `order` (number, tracking_url) or None.
+`payment` (see billing.payment_view), `order` (number, tracking_url, track_label) or None.
+Each line has `image` ({url, width, height, alt}) when the brand's catalogue has the sku.
 `items`, `totals` and `payment` are also at the top of the context, where the line-items
 and totals components read them for invoices and bills alike.
 """
@@ -34,7 +35,9 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         ((line.quantity * line.unit_price, line.vat_rate) for line in data.lines), currency
     )
     due = fmt.date(data.due_date) if data.due_date else None
-    payment = payment_view(data.payment, totals.gross, currency, fmt, due)
+    payment = payment_view(data, totals.gross, fmt, due)
+    language = enriched.locale.language
+    products = enriched.brand.products
     lines = [
         {
             "description": line.description,
@@ -43,9 +46,16 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
             "unit_price": fmt.money(line.unit_price, currency),
             "vat_rate": fmt.percent(line.vat_rate),
             "amount": fmt.money(quantize(line.quantity * line.unit_price, currency), currency),
+            # The catalogue's picture of the product, when the brand has one for this sku.
+            "image": products[line.sku].view(language)["image"]
+            if line.sku in products and products[line.sku].image else None,
         }
         for line in data.lines
     ]
+    order = None
+    if data.order and (data.order.number or data.order.tracking_url):
+        order = {"number": data.order.number, "tracking_url": data.order.tracking_url,
+                 "track_label": fmt.gettext("Track your delivery")}
     context["invoice"] = {
         "number": data.number,
         "issue_date": fmt.date(data.issue_date),
@@ -56,7 +66,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "lines": lines,
         "totals": totals_view(totals, currency, fmt),
         "payment": payment,
-        "order": data.order.model_dump() if data.order else None,
+        "order": order,
     }
     invoice = context["invoice"]
     context["parties"] = parties(invoice["seller"], invoice["buyer"], fmt)
@@ -78,6 +88,9 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     context["headline"] = fmt.gettext("Your invoice %(number)s", number=data.number)
     context["intro"] = fmt.gettext("Thank you for your order. Here is your invoice.")
     context["buttons"] = pay_buttons(payment, fmt)
+    if order and order["tracking_url"]:
+        context["buttons"].append({"kind": "track", "label": order["track_label"],
+                                   "url": order["tracking_url"]})
     context["sms"] = {"summary": fmt.gettext(
         "Invoice %(number)s: %(amount)s", number=data.number, amount=payment["amount"])}
     return Composed("invoice", subject, preheader, context)

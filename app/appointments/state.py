@@ -1,0 +1,261 @@
+"""An appointment's state in the database: read before a render (`plan`), written with it (`record`).
+
+`plan` runs after enrich: it compares the request with the stored appointment and decides
+the invite's SEQUENCE (raised when the time, place or status changes, never lowered, never
+below what upstream sends) and whether the customer may move or cancel it from this message.
+`record` runs inside the archive's transaction, after the message row: it writes the new
+state, the change, a booked slot, and for a customer's action the note on the message and
+the webhook to upstream, so all of it is stored with the message or none of it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.appointments.models import Appointment, AppointmentChange, AppointmentMessage, SlotBooking
+from app.appointments.problems import AppointmentChanged, SlotTaken
+from app.appointments.tokens import action_token
+from app.links import absolute
+from app.schemas import AppointmentRequest
+from app.store import session
+from app.store.models import Note
+
+if TYPE_CHECKING:
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
+
+
+@dataclass(frozen=True)
+class CustomerAction:
+    """A change the customer made on a page, carried through the render to `record`."""
+
+    kind: str                   # `rescheduled` or `cancelled`
+    message_id: str             # the message whose link they followed
+    expected_sequence: int      # the SEQUENCE their page showed
+    previous: dict[str, str]    # start, end, status before the change
+    slot: dict[str, str] | None = None
+
+
+@dataclass
+class AppointmentPlan:
+    sequence: int
+    # The stored SEQUENCE this render starts from; None for an appointment seen the first time.
+    previous: int | None
+    changed: bool
+    kind: str
+    status: str
+    links: dict[str, str] = field(default_factory=dict)
+    expires_at: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def key(brand: str, appointment_id: str) -> tuple[str, str]:
+    return (brand, appointment_id)
+
+
+def utc_key(local_iso: str, zone: str) -> str:
+    """A local time as the UTC instant it names, written one way (`20301204T080000Z`)."""
+    moment = datetime.fromisoformat(local_iso).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def resource_of(request: AppointmentRequest) -> str:
+    """Whose time the appointment takes: its advisor's, else only its own."""
+    advisor = request.data.advisor
+    if advisor is not None:
+        return f"advisor:{(advisor.email or advisor.name).casefold()}"
+    return f"appointment:{request.data.appointment_id}"
+
+
+def _significant(start: str, end: str, zone: str, status: str, location: dict[str, Any]) -> tuple:
+    # What RFC 5546 counts as a change the attendee must see (time, status), and the place.
+    return (start, end, zone, status, json.dumps(location, sort_keys=True))
+
+
+def plan(enriched: Enriched) -> AppointmentPlan | None:
+    """The plan for an appointment's render (None for other types); its warnings join the answer's."""
+    request = enriched.request
+    if not isinstance(request, AppointmentRequest):
+        return None
+    data = request.data
+    status = "cancelled" if data.stage == "cancelled" else "confirmed"
+    start, end = data.start.isoformat(), data.end.isoformat()
+    location = data.location.model_dump(mode="json", exclude_none=True)
+    stored = session().get(Appointment, key(enriched.brand.id, data.appointment_id),
+                           populate_existing=True)
+    warnings: list[str] = []
+    if stored is None:
+        plan_ = AppointmentPlan(data.sequence, None, True, "created", status)
+    else:
+        now_state = _significant(start, end, data.timezone, status, location)
+        was = _significant(stored.start, stored.end, stored.timezone, stored.status, stored.location)
+        changed = now_state != was
+        sequence = max(stored.sequence + 1 if changed else stored.sequence, data.sequence)
+        if status == "cancelled" and stored.status != "cancelled":
+            kind = "cancelled"
+        elif (start, end, data.timezone) != (stored.start, stored.end, stored.timezone):
+            kind = "rescheduled"
+        else:
+            kind = "updated"
+        if changed and stored.changed_by == "customer" and data.sequence < stored.sequence:
+            warnings.append(
+                f"the customer changed appointment '{data.appointment_id}' (now {stored.status}, "
+                f"{stored.start}, SEQUENCE {stored.sequence}) after data.sequence {data.sequence}; "
+                f"this request changes it again (SEQUENCE {sequence})"
+            )
+        plan_ = AppointmentPlan(sequence, stored.sequence, changed, kind if changed else "unchanged",
+                                status, warnings=warnings)
+    _offer_actions(plan_, enriched)
+    enriched.warnings += warnings
+    return plan_
+
+
+def _offer_actions(plan_: AppointmentPlan, enriched: Enriched) -> None:
+    """Reschedule and cancel links, when upstream said where to tell it (`callback_url`) and
+    the appointment has not begun. They work until it begins."""
+    data = enriched.request.data  # type: ignore[union-attr]
+    reschedule = data.reschedule
+    starts_at = data.start.replace(tzinfo=ZoneInfo(data.timezone)).astimezone(UTC)
+    if plan_.status == "cancelled" or reschedule is None or not reschedule.callback_url \
+            or starts_at <= enriched.now:
+        return
+    token = action_token(enriched.message_id, starts_at)
+    plan_.expires_at = starts_at
+    if reschedule.slots:
+        plan_.links["reschedule"] = absolute(f"/a/{token}/reschedule")
+    plan_.links["cancel"] = absolute(f"/a/{token}/cancel")
+
+
+def recorder(message: Composed, enriched: Enriched,
+             action: CustomerAction | None = None) -> Callable[[Session], None] | None:
+    """The archive's hook for this message: None for anything but an appointment."""
+    if getattr(enriched, "appointment", None) is None:
+        return None
+    return lambda db: record(db, message, enriched, action)
+
+
+def record(db: Session, message: Composed, enriched: Enriched, action: CustomerAction | None) -> None:
+    plan_: AppointmentPlan = enriched.appointment  # type: ignore[attr-defined]
+    request = enriched.request
+    assert isinstance(request, AppointmentRequest)
+    data = request.data
+    brand, now = enriched.brand.id, enriched.now
+    db.flush()  # the message row first: the rows below refer to it
+    by = "customer" if action else "upstream"
+    start, end = data.start.isoformat(), data.end.isoformat()
+    if plan_.changed:
+        db.add(AppointmentChange(
+            brand=brand, appointment_id=data.appointment_id, sequence=plan_.sequence,
+            kind=plan_.kind, by=by, status=plan_.status, start=start, end=end,
+            message_id=enriched.message_id, created_at=now,
+        ))
+        _flush_or(db, AppointmentChanged(
+            f"Appointment '{data.appointment_id}' changed while this request was served; "
+            "send it again."))
+    state: dict[str, Any] = {
+        "status": plan_.status, "start": start, "end": end, "timezone": data.timezone,
+        "starts_at": data.start.replace(tzinfo=ZoneInfo(data.timezone)).astimezone(UTC),
+        "location": data.location.model_dump(mode="json", exclude_none=True),
+        "sequence": plan_.sequence,
+        "slots": [{"start": s.start.isoformat(), "end": s.end.isoformat()}
+                  for s in (data.reschedule.slots if data.reschedule else [])],
+        "callback_url": data.reschedule.callback_url if data.reschedule else None,
+        "resource": resource_of(request), "customer_id": request.recipient.customer_id,
+        "message_id": enriched.message_id, "updated_at": now,
+    }
+    if plan_.changed:
+        state["changed_by"] = by
+        state["taken_slot"] = action.slot if action and action.slot else None
+    if plan_.previous is None:
+        db.add(Appointment(brand=brand, appointment_id=data.appointment_id, created_at=now,
+                           **state))
+        _flush_or(db, AppointmentChanged(
+            f"Appointment '{data.appointment_id}' was created by another request meanwhile; "
+            "send this one again."))
+    else:
+        # Only from the state this change was made on: the one read before rendering, which
+        # for a customer's change must be the one their page showed. The conditional UPDATE
+        # makes the database the judge: anything that changed it meanwhile wins, this loses.
+        changed_meanwhile = AppointmentChanged(
+            f"Appointment '{data.appointment_id}' changed while this request was served; send it again.")
+        if action is not None and action.expected_sequence != plan_.previous:
+            raise changed_meanwhile
+        updated = db.execute(
+            update(Appointment)
+            .where(Appointment.brand == brand, Appointment.appointment_id == data.appointment_id,
+                   Appointment.sequence == plan_.previous)
+            .values(**state)
+            .execution_options(synchronize_session=False)
+        )
+        if updated.rowcount != 1:  # type: ignore[attr-defined]
+            raise changed_meanwhile
+    if plan_.changed:
+        _book(db, brand, request, action)
+    db.add(AppointmentMessage(
+        message_id=enriched.message_id, brand=brand, appointment_id=data.appointment_id,
+        sequence=plan_.sequence, stage=data.stage, view=message.context["appointment"],
+        created_at=now,
+    ))
+    if action is not None:
+        _note_action(db, enriched, action, plan_)
+
+
+def _book(db: Session, brand: str, request: AppointmentRequest, action: CustomerAction | None) -> None:
+    """Free the slot the appointment held through us; hold the one the customer took."""
+    data = request.data
+    db.execute(delete(SlotBooking).where(SlotBooking.brand == brand,
+                                         SlotBooking.appointment_id == data.appointment_id))
+    if action is None or action.slot is None:
+        return
+    db.add(SlotBooking(brand=brand, resource=resource_of(request),
+                       starts_at=utc_key(action.slot["start"], data.timezone),
+                       appointment_id=data.appointment_id))
+    _flush_or(db, SlotTaken("Someone else took this time a moment ago."))
+
+
+def _note_action(db: Session, enriched: Enriched, action: CustomerAction, plan_: AppointmentPlan) -> None:
+    """The archive's record of what the customer did, and the webhook that tells upstream."""
+    from app.webhooks.delivery import enqueue
+
+    request = enriched.request
+    assert isinstance(request, AppointmentRequest)
+    data, now = request.data, enriched.now
+    event = {
+        "appointment_id": data.appointment_id,
+        "brand": enriched.brand.id,
+        "reference": request.reference,
+        "customer_id": request.recipient.customer_id,
+        "status": plan_.status,
+        "start": data.start.isoformat(),
+        "end": data.end.isoformat(),
+        "timezone": data.timezone,
+        "sequence": plan_.sequence,
+        "previous": action.previous,
+        "message_id": enriched.message_id,
+        "source_message_id": action.message_id,
+        "acted_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    db.add(Note(message_id=action.message_id, kind=action.kind, created_at=now,
+                detail=json.dumps({"new_message_id": enriched.message_id, "sequence": plan_.sequence,
+                                   "previous": action.previous, "start": event["start"],
+                                   "end": event["end"], "status": plan_.status}, sort_keys=True)))
+    if data.reschedule and data.reschedule.callback_url:
+        enqueue(db, message_id=action.message_id, result_message_id=enriched.message_id,
+                url=data.reschedule.callback_url, event_type=f"appointment.{action.kind}",
+                data=event, now=now)
+
+
+def _flush_or(db: Session, problem: Exception) -> None:
+    try:
+        db.flush()
+    except IntegrityError as exc:
+        raise problem from exc

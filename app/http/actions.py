@@ -1,0 +1,190 @@
+"""The customer's reschedule and cancel pages (`/a/<token>/...`), and what was done per message.
+
+Handlers bind, check, call app/appointments and answer. A POST that changes something
+redirects (303) to the new message's web page: the confirmation, with the new invite.
+A double submit redirects there too; a stale page, a slot just taken or a passed time
+shows the page again, as it now stands, with a notice (409).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, json, redirect, request
+from sqlalchemy import or_, select
+
+from app import webhooks
+from app.appointments import actions, pages
+from app.appointments.current import Current
+from app.appointments.problems import AppointmentClosed, SlotTaken, SlotUnavailable
+from app.appointments.tokens import (
+    FormRefused,
+    check_form,
+    form_cookie,
+    form_token,
+    read_action_token,
+    set_form_cookie,
+)
+from app.links import absolute, message_links
+from app.problems import NotFound
+from app.store import archive, session
+from app.store.models import Note
+from app.templating import render
+from app.webhooks.delivery import view as delivery_view
+from app.webhooks.models import WebhookDelivery
+
+bp = Blueprint("appointment_actions", __name__)
+
+# Pages with a form: not stored, not framed, no referrer (the token is in the URL).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' https: data:; "
+                               "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+                               "frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def now() -> datetime:
+    """The clock of these pages (tests move it)."""
+    return datetime.now(UTC)
+
+
+def _page(template: str, context: dict[str, Any], status: int = 200, cookie: str | None = None) -> Response:
+    response = Response(render(f"templates/pages/{template}.html", context), status=status,
+                        mimetype="text/html")
+    response.headers.update(PAGE_HEADERS)
+    if cookie is not None:
+        set_form_cookie(response, cookie)
+    return response
+
+
+def _form(token: str, action: str, message_id: str, current: Current) -> tuple[dict[str, str], str]:
+    cookie = form_cookie(request)
+    return {"action": f"/a/{token}/{action}", "csrf": form_token(cookie, message_id, action),
+            "sequence": str(current.appointment.sequence)}, cookie
+
+
+def _show(token: str, action: str, message_id: str, current: Current, *, notice: str | None = None,
+          chosen: str | None = None, status: int = 200) -> Response:
+    at = now()
+    if current.cancelled:
+        return _page("closed", pages.closed_context(current, "cancelled"), status)
+    if current.started(at):
+        return _page("closed", pages.closed_context(current, "begun"), status)
+    if not current.appointment.callback_url or current.appointment.message_id is None:
+        return _page("closed", pages.closed_context(current, "offline"), status)
+    form, cookie = _form(token, action, message_id, current)
+    if action == "reschedule":
+        context = pages.reschedule_context(current, at, form, notice, chosen)
+    else:
+        context = pages.cancel_context(current, form, notice)
+    return _page(action, context, status, cookie)
+
+
+def _redirect_to_message(message_id: str) -> Response:
+    return redirect(message_links(message_id)["web"], 303)  # type: ignore[return-value]
+
+
+def _refused(token: str, action: str, current: Current) -> Response:
+    context = pages.base_context(current)
+    context.pop("_locale")
+    context["retry_url"] = absolute(f"/a/{token}/{action}")
+    return _page("refused", context, 403)
+
+
+def _sequence() -> int:
+    value = request.form.get("sequence", "")
+    return int(value) if value.isdigit() else -1
+
+
+@bp.get("/a/<token>/reschedule")
+def reschedule_page(token: str) -> Response:
+    message_id = read_action_token(token, now())
+    return _show(token, "reschedule", message_id, actions.load(message_id))
+
+
+@bp.post("/a/<token>/reschedule")
+def reschedule_submit(token: str) -> Response:
+    message_id = read_action_token(token, now())
+    current = actions.load(message_id)
+    try:
+        check_form(request, message_id, "reschedule")
+    except FormRefused:
+        return _refused(token, "reschedule", current)
+    slot = request.form.get("slot", "")
+    if not slot:
+        return _show(token, "reschedule", message_id, current, notice="choose", status=422)
+    try:
+        new_message = actions.reschedule(message_id, slot, _sequence(), now())
+    except actions.AlreadyDone as done:
+        return _redirect_to_message(done.message_id)
+    except actions.StalePage as stale:
+        return _show(token, "reschedule", message_id, stale.current, notice="stale", status=409)
+    except SlotTaken:
+        return _show(token, "reschedule", message_id, actions.load(message_id), notice="taken", status=409)
+    except SlotUnavailable:
+        return _show(token, "reschedule", message_id, actions.load(message_id), notice="unavailable",
+                     status=409)
+    except AppointmentClosed:
+        return _show(token, "reschedule", message_id, actions.load(message_id), status=409)
+    webhooks.wake()
+    return _redirect_to_message(new_message)
+
+
+@bp.get("/a/<token>/cancel")
+def cancel_page(token: str) -> Response:
+    message_id = read_action_token(token, now())
+    return _show(token, "cancel", message_id, actions.load(message_id))
+
+
+@bp.post("/a/<token>/cancel")
+def cancel_submit(token: str) -> Response:
+    message_id = read_action_token(token, now())
+    current = actions.load(message_id)
+    try:
+        check_form(request, message_id, "cancel")
+    except FormRefused:
+        return _refused(token, "cancel", current)
+    try:
+        new_message = actions.cancel(message_id, _sequence(), now())
+    except actions.AlreadyDone as done:
+        return _redirect_to_message(done.message_id)
+    except actions.StalePage as stale:
+        return _show(token, "cancel", message_id, stale.current, notice="stale", status=409)
+    except AppointmentClosed:
+        return _show(token, "cancel", message_id, actions.load(message_id), status=409)
+    webhooks.wake()
+    return _redirect_to_message(new_message)
+
+
+@bp.get("/v1/messages/<message_id>/activity")
+def activity(message_id: str) -> Response:
+    """What happened after the message was made: the customer's actions and the webhooks."""
+    if archive.get_message(message_id) is None:
+        raise NotFound(f"No message {message_id}.")
+    db = session()
+    notes = db.scalars(select(Note).where(Note.message_id == message_id).order_by(Note.id)).all()
+    deliveries = db.scalars(
+        select(WebhookDelivery)
+        .where(or_(WebhookDelivery.message_id == message_id,
+                   WebhookDelivery.result_message_id == message_id))
+        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+    ).all()
+    body = {
+        "id": message_id,
+        "actions": [_note_view(note) for note in notes],
+        "webhooks": [delivery_view(delivery) for delivery in deliveries],
+    }
+    return Response(json.dumps(body), mimetype="application/json")
+
+
+def _note_view(note: Note) -> dict[str, Any]:
+    try:
+        detail = json.loads(note.detail) if note.detail else None
+    except ValueError:
+        detail = note.detail
+    at = note.created_at if note.created_at.tzinfo else note.created_at.replace(tzinfo=UTC)
+    return {"kind": note.kind, "at": at.isoformat().replace("+00:00", "Z"), "detail": detail}

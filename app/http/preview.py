@@ -1,0 +1,392 @@
+"""GET /preview: the designers' gallery of every fixture, in every channel (development only).
+
+Per fixture: the subject and preheader as an inbox shows them, the email's size against
+Gmail's clipping limit, the email at 375 px and 600 px in a light and a dark colour scheme,
+the web page, the PDF, the SMS with its segments, the invite, the plain text and the
+personalisation trace. A locale and a brand picked in the page re-render every fixture with
+them. The page asks `/preview/state` every second and reloads when a template, component,
+brand, translation or fixture file has changed.
+
+On only when the app runs in debug mode or PREVIEW_ENABLED is true; otherwise every URL
+here answers 404. Renders go through `app.workbench.scratch`: nothing is stored, no Message
+row is made. Pages are autoescaped (the one sandboxed Jinja environment), sent with a
+Content-Security-Policy that fetches nothing from outside (frames load images only from
+this service), and frames are sandboxed without scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+
+from app.channels.email import GMAIL_CLIP_BYTES
+from app.i18n import LANGUAGES, reload_translations
+from app.templating import environment
+from app.templating import render as render_template
+from app.workbench.failures import Failure, failure_from
+from app.workbench.scratch import (
+    Fixture,
+    Scratch,
+    file_of,
+    list_fixtures,
+    pdf_page_images,
+    render_fixture,
+    render_pdf,
+)
+
+bp = Blueprint("preview", __name__, url_prefix="/preview")
+
+# How often the page asks whether a file changed, in milliseconds.
+POLL_MS = 1000
+# Rendered fixtures kept for the frames of one page (emails in four frames, the web page).
+CACHE_SIZE = 64
+# The PDF's pages drawn as pictures beside the browser's own viewer, at this resolution.
+PAGE_DPI = 72
+WATCHED = ("TEMPLATES_DIR", "COMPONENTS_DIR", "BRANDS_DIR", "TRANSLATIONS_DIR", "FIXTURES_DIR")
+
+
+@bp.before_request
+def _only_in_development() -> None:
+    if not (current_app.debug or current_app.config.get("PREVIEW_ENABLED")):
+        abort(404)
+
+
+# What the page watches, and the renders it keeps while nothing changes.
+
+class PreviewState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.renders: OrderedDict[tuple[Any, ...], Scratch] = OrderedDict()
+        self.pdfs: dict[tuple[Any, ...], bytes | Failure] = {}
+        self.pages: dict[tuple[Any, ...], list[bytes]] = {}
+        self.digests: dict[str, str] = {}
+
+    def files_digest(self) -> str:
+        """A hash of every watched file's name, size and modification time; and, when the
+        translations changed, their in-memory catalogues reloaded (they are cached)."""
+        digests = {}
+        for key in WATCHED:
+            root = Path(current_app.config[key])
+            entries = []
+            for path in sorted(root.rglob("*")) if root.is_dir() else []:
+                if path.is_file() and not path.name.startswith("."):
+                    stat = path.stat()
+                    entries.append(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
+            digests[key] = hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+        with self.lock:
+            changed = {key for key, value in digests.items() if self.digests.get(key) != value}
+            if self.digests and changed:
+                self.renders.clear()
+                self.pdfs.clear()
+                self.pages.clear()
+                if "TRANSLATIONS_DIR" in changed:
+                    reload_translations()
+                if changed & {"TEMPLATES_DIR", "COMPONENTS_DIR"} and not current_app.config.get(
+                        "TEMPLATE_AUTO_RELOAD", True):
+                    environment().cache.clear()  # type: ignore[union-attr]
+            self.digests = digests
+        return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16]
+
+    def render(self, fixture: Fixture, overrides: dict[str, str], state: str) -> Scratch:
+        key = (fixture.name, tuple(sorted(overrides.items())), state)
+        with self.lock:
+            if key in self.renders:
+                self.renders.move_to_end(key)
+                return self.renders[key]
+        scratch = render_fixture(fixture, overrides)
+        with self.lock:
+            self.renders[key] = scratch
+            while len(self.renders) > CACHE_SIZE:
+                old = self.renders.popitem(last=False)[0]
+                self.pdfs.pop(old, None)
+                self.pages.pop(old, None)
+        return scratch
+
+    def pdf(self, fixture: Fixture, overrides: dict[str, str], state: str) -> bytes | Failure:
+        key = (fixture.name, tuple(sorted(overrides.items())), state)
+        with self.lock:
+            if key in self.pdfs:
+                return self.pdfs[key]
+        scratch = self.render(fixture, overrides, state)
+        if not scratch.enriched or "pdf" not in scratch.enriched.channels:
+            result: bytes | Failure = scratch.failures.get("fixture") or Failure(
+                "pdf", "No PDF", f"{fixture.name} asks for no PDF (its channels: "
+                f"{', '.join(scratch.enriched.channels) if scratch.enriched else 'none'})")
+        else:
+            try:
+                result = render_pdf(scratch)
+            except Exception as exc:  # shown in the frame
+                result = failure_from(exc, "pdf", fixture.path)
+        with self.lock:
+            self.pdfs[key] = result
+        return result
+
+
+    def page_images(self, fixture: Fixture, overrides: dict[str, str], state: str) -> list[bytes] | Failure:
+        """The PDF's pages as pictures, for browsers that show no PDF in a frame."""
+        key = (fixture.name, tuple(sorted(overrides.items())), state)
+        with self.lock:
+            if key in self.pages:
+                return self.pages[key]
+        pdf = self.pdf(fixture, overrides, state)
+        if isinstance(pdf, Failure):
+            return pdf
+        try:
+            images = pdf_page_images(pdf, dpi=PAGE_DPI)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return Failure("pdf", "No page images", f"pdftoppm (poppler-utils) could not draw the "
+                                                    f"pages: {exc}")
+        with self.lock:
+            self.pages[key] = images
+        return images
+
+
+def _state() -> PreviewState:
+    return current_app.extensions.setdefault("touchpoint.preview", PreviewState())
+
+
+# Responses: security headers on everything; frames get no scripts at all.
+
+def _frame_policy() -> str:
+    images = " ".join(sorted({"'self'", current_app.config["PUBLIC_BASE_URL"]}))
+    return (f"default-src 'none'; style-src 'unsafe-inline'; img-src {images} data:; "
+            "font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+
+
+def _secured(response: Response, policy: str) -> Response:
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _frame(html: str, status: int = 200) -> Response:
+    return _secured(Response(html, status=status, mimetype="text/html"), _frame_policy())
+
+
+def _failure_frame(failure: Failure) -> Response:
+    """A render error where the frame would be: file, line, message and code, never blank."""
+    html = render_template("templates/preview/failure.html", {"failure": _failure_view(failure)})
+    return _frame(html, status=500)
+
+
+def _failure_view(failure: Failure) -> dict[str, Any]:
+    return {"view": failure.view, "kind": failure.kind, "message": failure.message,
+            "where": failure.where, "note": failure.note, "details": failure.details,
+            "excerpt": [{"number": n, "text": t, "hit": hit} for n, t, hit in failure.excerpt]}
+
+
+# Picking fixtures and overrides from the query string.
+
+def _overrides() -> dict[str, str]:
+    brands = current_app.extensions["touchpoint.brands"].ids()
+    locale = request.args.get("locale", "")
+    brand = request.args.get("brand", "")
+    return {
+        "locale": locale if re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", locale) else "",
+        "brand": brand if brand in brands else "",
+    }
+
+
+def _fixtures() -> list[Fixture]:
+    return list_fixtures(Path(current_app.config["FIXTURES_DIR"]))
+
+
+def _fixture(kind: str, name: str) -> Fixture:
+    fixture = next((f for f in _fixtures() if f.name == f"{kind}/{name}"), None)
+    if fixture is None:
+        abort(404)
+    return fixture
+
+
+def _query(overrides: dict[str, str], **extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in overrides.items() if v}, **extra}
+
+
+# The gallery.
+
+def _card(fixture: Fixture, scratch: Scratch, overrides: dict[str, str]) -> dict[str, Any]:
+    kind, name = fixture.name.split("/", 1)
+
+    def url(endpoint: str, **extra: str) -> str:
+        return url_for(endpoint, kind=kind, name=name, **_query(overrides, **extra))
+
+    failures = {view: _failure_view(f) for view, f in scratch.failures.items()}
+    email = scratch.outputs.get("email")
+    sms = scratch.outputs.get("sms")
+    ics = scratch.outputs.get("ics")
+    web = scratch.outputs.get("web")
+    channels = scratch.enriched.channels if scratch.enriched else []
+    size = email.output["bytes"] if email else 0
+    answer = scratch.answer or {}
+    return {
+        "name": fixture.name,
+        "anchor": fixture.name.replace("/", "-"),
+        "file": f"fixtures/{fixture.name}.json",
+        "reference": (scratch.document or {}).get("reference") or "",
+        "alone_url": url("preview.one"),
+        "locale": scratch.enriched.locale_tag if scratch.enriched else "",
+        "brand": scratch.enriched.brand.name if scratch.enriched else "",
+        "channels": channels,
+        "fixture_failure": failures.pop("fixture", None),
+        "failures": list(failures.values()),
+        "email": {
+            "subject": email.output["subject"], "preheader": email.output["preheader"],
+            "text": email.output["text"], "bytes": size,
+            "kb": f"{size / 1024:.1f}", "percent": min(100, round(100 * size / GMAIL_CLIP_BYTES)),
+            "clipped": size > GMAIL_CLIP_BYTES,
+            "frames": [{"width": width, "scheme": scheme,
+                        "url": url("preview.email_html", width=str(width), scheme=scheme)}
+                       for width in (375, 600) for scheme in ("light", "dark")],
+        } if email else None,
+        "web": {"frames": [{"width": width, "url": url("preview.page_html")} for width in (375, 1024)]}
+        if web else None,
+        "pdf_url": url("preview.document_pdf") if "pdf" in channels else None,
+        "pdf_pages_url": url("preview.document_pages") if "pdf" in channels and shutil.which("pdftoppm")
+        else None,
+        "sms": {**sms.output, "characters": len(sms.output["text"])} if sms else None,
+        "invite": (file_of(ics, "invite.ics") or b"").decode() if ics else None,
+        "personalisation": json.dumps(answer.get("personalisation", {}), indent=2, ensure_ascii=False),
+        "warnings": answer.get("warnings", []),
+    }
+
+
+def _gallery(fixtures: list[Fixture], single: bool) -> Response:
+    state = _state()
+    digest = state.files_digest()
+    overrides = _overrides()
+    cards = [_card(f, state.render(f, overrides, digest), overrides) for f in fixtures]
+    all_fixtures = _fixtures()
+    locales = sorted({*LANGUAGES, *(_locale_of(f) for f in all_fixtures)} - {""})
+    nonce = secrets.token_urlsafe(16)
+    html = render_template("templates/preview/gallery.html", {
+        "cards": cards,
+        "single": single,
+        "nonce": nonce,
+        "state": digest,
+        "state_url": url_for("preview.state"),
+        "poll_ms": POLL_MS,
+        "gallery_url": url_for("preview.gallery"),
+        "action": request.path,
+        "only": request.args.get("only", ""),
+        "locale": overrides["locale"],
+        "brand": overrides["brand"],
+        "locales": locales,
+        "brands": current_app.extensions["touchpoint.brands"].ids(),
+        "index": [{"name": f.name, "anchor": f.name.replace("/", "-"),
+                   "url": url_for("preview.one", kind=f.type, name=f.name.split("/", 1)[1],
+                                  **_query(overrides))} for f in all_fixtures],
+        "limit_kb": GMAIL_CLIP_BYTES // 1024,
+    })
+    policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+              "img-src 'self' data:; frame-src 'self'; connect-src 'self'; form-action 'self'; "
+              "base-uri 'none'; frame-ancestors 'none'")
+    return _secured(Response(html, mimetype="text/html"), policy)
+
+
+def _locale_of(fixture: Fixture) -> str:
+    try:
+        return str(json.loads(fixture.path.read_text(encoding="utf-8")).get("locale") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+@bp.get("")
+def gallery() -> Response:
+    pattern = request.args.get("only", "")
+    fixtures = [f for f in _fixtures() if not pattern or fnmatch.fnmatch(f.name, pattern)]
+    return _gallery(fixtures, single=False)
+
+
+@bp.get("/<kind>/<name>")
+def one(kind: str, name: str) -> Response:
+    return _gallery([_fixture(kind, name)], single=True)
+
+
+@bp.get("/state")
+def state() -> Response:
+    response = jsonify({"state": _state().files_digest()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# The frames.
+
+def _scratch(kind: str, name: str) -> Scratch:
+    state = _state()
+    return state.render(_fixture(kind, name), _overrides(), state.files_digest())
+
+
+def dark(html: str) -> str:
+    """The email as a dark-mode client shows it: its own `prefers-color-scheme: dark` rules
+    applied, and a dark canvas where it sets no colour of its own."""
+    html = re.sub(r"prefers-color-scheme\s*:\s*dark", "min-width: 0px", html)
+    html = re.sub(r"prefers-color-scheme\s*:\s*light", "max-width: 0px", html)
+    head = '<meta name="color-scheme" content="dark"><style>:root { color-scheme: dark; }</style>'
+    return re.sub(r"<head([^>]*)>", lambda m: f"<head{m.group(1)}>{head}", html, count=1)
+
+
+@bp.get("/<kind>/<name>/email.html")
+def email_html(kind: str, name: str) -> Response:
+    scratch = _scratch(kind, name)
+    failure = scratch.failures.get("fixture") or scratch.failures.get("email")
+    if failure is not None:
+        return _failure_frame(failure)
+    if "email" not in scratch.outputs:
+        return _failure_frame(Failure("email", "No email", f"{kind}/{name} asks for no email"))
+    html = scratch.outputs["email"].output["html"]
+    return _frame(dark(html) if request.args.get("scheme") == "dark" else html)
+
+
+@bp.get("/<kind>/<name>/page.html")
+def page_html(kind: str, name: str) -> Response:
+    scratch = _scratch(kind, name)
+    failure = scratch.failures.get("fixture") or scratch.failures.get("web")
+    if failure is not None:
+        return _failure_frame(failure)
+    if "web" not in scratch.outputs:
+        return _failure_frame(Failure("web", "No web page", f"{kind}/{name} asks for no web page"))
+    return _frame((file_of(scratch.outputs["web"], "page.html") or b"").decode())
+
+
+@bp.get("/<kind>/<name>/document.pdf")
+def document_pdf(kind: str, name: str) -> Response:
+    state = _state()
+    result = state.pdf(_fixture(kind, name), _overrides(), state.files_digest())
+    if isinstance(result, Failure):
+        return _failure_frame(result)
+    response = Response(result, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{kind}-{name}.pdf"'
+    # No Content-Security-Policy: browsers apply it to their PDF viewer, which it would block.
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<kind>/<name>/document-pages.html")
+def document_pages(kind: str, name: str) -> Response:
+    """Every page of the PDF as a picture: what the PDF looks like in any browser."""
+    state = _state()
+    pages = state.page_images(_fixture(kind, name), _overrides(), state.files_digest())
+    if isinstance(pages, Failure):
+        return _failure_frame(pages)
+    html = render_template("templates/preview/pages.html", {
+        "name": f"{kind}/{name}",
+        "pages": [{"number": n, "src": "data:image/png;base64," + base64.b64encode(png).decode()}
+                  for n, png in enumerate(pages, start=1)],
+    })
+    return _frame(html)

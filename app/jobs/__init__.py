@@ -1,0 +1,120 @@
+"""Render jobs: many render requests in one run, every item rendered and archived exactly
+once or failed with its problem, across restarts of the service or of a worker.
+
+    ingest    -> POST /v1/jobs: a JSON list or an NDJSON stream, into `jobs`/`job_items`
+    dispatch  -> embedded (default): wake this process's runner (app/jobs/embedded.py);
+                 CELERY_BROKER_URL set: send the items to the broker in chunks (scaled.py)
+    work      -> claim an item, render it with the pipeline, mark it done in the message's
+                 own transaction (work.py, state.py); the same code on either runner
+    finish    -> the last item's transaction finishes the job and queues its webhook
+
+The database holds every job's truth; a runner holds nothing it could lose. Deferred PDFs
+(`Prefer: respond-async` on POST /v1/render) are one-item jobs of kind `pdf` (deferred.py).
+Module imports stay inside functions here, so `app.store` can load `jobs.models`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+log = logging.getLogger(__name__)
+
+RUNNER = "touchpoint.jobs"
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(run_jobs_command)
+    if app.config.get("CELERY_BROKER_URL"):
+        from app.jobs.scaled import Sender
+
+        if app.config["DATABASE_URL"].startswith("sqlite"):
+            log.warning("CELERY_BROKER_URL is set but the database is SQLite: workers and the web "
+                        "process must share one database; use PostgreSQL (DATABASE_URL)")
+        sender = Sender(app)
+        app.extensions[RUNNER] = sender
+        if _runs_a_server(app):
+            sender.start()
+        return
+    from app.jobs.embedded import EmbeddedRunner
+
+    runner = EmbeddedRunner(app)
+    app.extensions[RUNNER] = runner
+    if _runs_a_server(app):
+        runner.start()
+
+
+def _runs_a_server(app: Flask) -> bool:
+    """A web process runs the runner; tests, `flask render` and the like do not (tests
+    start it themselves)."""
+    if app.testing or not app.config["JOB_RUNNER"]:
+        return False
+    # Under `flask run --debug` the reloader's watching process serves nothing.
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+        return False
+    context = click.get_current_context(silent=True)
+    # Under the flask CLI only `flask run` serves; a WSGI server has no click context.
+    return context is None or context.info_name == "run"
+
+
+def runner(app: Flask | None = None) -> Any:
+    """This process's runner: the EmbeddedRunner, or the Celery Sender."""
+    return (app or current_app).extensions[RUNNER]
+
+
+def celery_mode(app: Flask | None = None) -> bool:
+    return bool((app or current_app).config.get("CELERY_BROKER_URL"))
+
+
+def dispatch(job_id: str) -> None:
+    """After the job's commit: hand it to whichever runner renders it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if celery_mode(app):
+        try:
+            runner(app).dispatch(job_id)
+        except Exception:
+            # The job is stored; a worker (or this process, within a minute) sends it later.
+            log.exception("job %s: could not reach the broker; it will be sent later", job_id)
+        return
+    embedded = runner(app)
+    if embedded.running:
+        embedded.wake()
+
+
+@click.command("run-jobs")
+@click.option("--workers", type=int, default=None, help="Pool processes (default: JOB_WORKERS, "
+              "else one per core).")
+@with_appcontext
+def run_jobs_command(workers: int | None) -> None:
+    """Run the embedded job runner in the foreground until stopped (for web processes that
+    run with JOB_RUNNER=false)."""
+    import signal
+    import threading
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if celery_mode():
+        raise click.ClickException("CELERY_BROKER_URL is set: Celery workers render the jobs "
+                                   "(celery -A app.worker worker)")
+    from app.jobs.embedded import EmbeddedRunner
+
+    embedded = EmbeddedRunner(current_app._get_current_object(), workers)  # type: ignore[attr-defined]
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    embedded.start()
+    while not embedded.wait_ready(1.0):
+        if not embedded.running:
+            raise click.ClickException("the job runner could not start its pool (see the log)")
+    click.echo(f"rendering jobs with {embedded.workers} processes; Ctrl-C to stop", err=True)
+    try:
+        while not stopped.wait(1.0) and embedded.running:
+            pass
+    except KeyboardInterrupt:
+        pass
+    click.echo("stopping: letting what renders finish", err=True)
+    embedded.stop()

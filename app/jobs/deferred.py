@@ -1,0 +1,170 @@
+"""PDFs off the request path (`Prefer: respond-async` on POST /v1/render).
+
+    at the request  -> the PDF's source (document HTML, e-invoice) made as usual, its output
+                       `{"url", "status": "pending"}`, and a one-item job of kind `pdf`
+                       stored in the message's own transaction
+    by the runner   -> WeasyPrint lays it out; in one transaction the file becomes the
+                       message's `document.pdf` and its document says `ready` with pages
+                       and bytes (or `failed` with the problem)
+
+The email lists the PDF among its attachments from the start (its URL is known). Its .eml
+is built on first fetch from the stored parts, so it is never built without the PDF: a GET
+of the .eml waits for the PDF like a GET of the PDF does (app/http/messages.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from app.channels import ChannelOutput
+from app.jobs.models import ITEM_QUEUED, PDF, QUEUED, Job, JobItem
+from app.store.ids import new_id
+
+if TYPE_CHECKING:
+    from app.jobs.state import Claim
+    from app.pipeline.compose import Composed
+    from app.pipeline.enrich import Enriched
+
+PDF_NAME = "document.pdf"
+
+
+def defer_channel(name: str, message: Composed, enriched: Enriched) -> ChannelOutput:
+    """The output of a channel left to the runner: only the PDF can be."""
+    if name != "pdf":
+        raise ValueError(f"only the PDF can be deferred, not {name}")
+    from app.channels import pdf
+
+    html, einvoice, warnings = pdf.document_source(message, enriched)
+    return ChannelOutput(
+        {"url": enriched.links["api_pdf"], "status": "pending"}, warnings=warnings,
+        deferred={
+            "type": message.type,
+            "html": html,
+            "einvoice": base64.b64encode(einvoice).decode() if einvoice is not None else None,
+            "created": enriched.now.isoformat(),
+            "public_base_url": enriched.public_base_url,
+        },
+    )
+
+
+@dataclass
+class DeferredWork:
+    job_id: str
+    message_id: str
+    source: dict[str, Any]
+
+    def store(self, db: Session) -> None:
+        """In the message's transaction: the one-item job that will lay the PDF out."""
+        db.add(Job(id=self.job_id, kind=PDF, status=QUEUED, total=1, dispatched=False))
+        db.flush()
+        db.add(JobItem(job_id=self.job_id, position=0, state=ITEM_QUEUED, priority=1,
+                       request=self.source, message_id=self.message_id))
+
+    def dispatch(self) -> None:
+        from app.jobs import dispatch
+
+        dispatch(self.job_id)
+
+
+def deferred_work(message_id: str, outputs: dict[str, ChannelOutput]) -> DeferredWork | None:
+    pending = outputs.get("pdf")
+    if pending is None or pending.deferred is None:
+        return None
+    return DeferredWork(new_id("job"), message_id, pending.deferred)
+
+
+def lay_out(held: Claim) -> None:
+    """Render a deferred PDF and make it the message's, or record why it could not be."""
+    from sqlalchemy import select
+
+    from app.channels.pdf import OwnAssetsFetcher, render_document
+    from app.jobs import state
+    from app.problems import InvalidRequest
+    from app.store import artifacts, session
+    from app.store.models import Artifact, Message
+
+    source = held.request or {}
+    einvoice = base64.b64decode(source["einvoice"]) if source.get("einvoice") else None
+    data, pages = render_document(
+        source["html"], OwnAssetsFetcher(artifacts(), source["public_base_url"]),
+        einvoice=einvoice, created=datetime.fromisoformat(source["created"]),
+    )
+    limit = current_app.config["MAX_PDF_PAGES"]
+    if pages > limit:
+        raise InvalidRequest.at("data", f"the PDF would have {pages} pages; the limit is {limit}")
+    message_id = held.message_id or ""
+    db = session()
+    message = db.get(Message, message_id, with_for_update=True, populate_existing=True)
+    if message is None:  # erased while its PDF waited
+        state.mark_done(db, held, message_id)
+        db.commit()
+        return
+    # Exclusive: should a second attempt ever lay the same PDF out, the first file stays.
+    path, digest, _ = artifacts().write_message_file_once(message_id, PDF_NAME, data)
+    size = artifacts().absolute(path).stat().st_size
+    exists = db.scalars(select(Artifact).where(Artifact.message_id == message_id,
+                                               Artifact.name == PDF_NAME)).first()
+    if exists is None:
+        db.add(Artifact(message_id=message_id, name=PDF_NAME, content_type="application/pdf",
+                        path=path, size=size, sha256=digest))
+    document = copy.deepcopy(message.document)
+    document["outputs"]["pdf"] = {**document["outputs"]["pdf"], "status": "ready",
+                                  "pages": pages, "bytes": size}
+    message.document = document
+    state.mark_done(db, held, message_id)
+    db.commit()
+
+
+def give_up(db: Session, held: Claim, problem: dict[str, Any]) -> bool:
+    """The PDF cannot be made: the document says `failed` with the problem, and the email
+    stops carrying it (its attachment and its .eml), all with the item's failure."""
+    from app.jobs import state
+    from app.store.models import Message
+
+    db.rollback()
+    message = db.get(Message, held.message_id or "", with_for_update=True, populate_existing=True)
+    if message is not None:
+        document = copy.deepcopy(message.document)
+        document["outputs"]["pdf"] = {"url": document["outputs"]["pdf"]["url"], "status": "failed",
+                                      "problem": problem}
+        email = document["outputs"].get("email")
+        if email:
+            email["attachments"] = [a for a in email["attachments"]
+                                    if not a["url"].endswith("/" + PDF_NAME)]
+        message.document = document
+        if message.envelope:
+            envelope = copy.deepcopy(message.envelope)
+            envelope["carries"] = [c for c in envelope["carries"] if c["artifact"] != PDF_NAME]
+            message.envelope = envelope
+        db.flush()
+    return state.mark_failed(db, held, problem, keep=True)
+
+
+def pending(document: dict[str, Any]) -> bool:
+    return document.get("outputs", {}).get("pdf", {}).get("status") == "pending"
+
+
+def wait_while_pending(message_id: str, seconds: float) -> bool:
+    """Wait up to `seconds` for a message's deferred PDF; True while it is still pending."""
+    import time
+
+    from app.store import session
+    from app.store.models import Message
+
+    deadline = time.monotonic() + seconds
+    db = session()
+    while True:
+        db.rollback()  # a new snapshot: SQLite's would not show the runner's commit
+        message = db.get(Message, message_id, populate_existing=True)
+        if message is None or not pending(message.document):
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.1)

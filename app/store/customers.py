@@ -1,0 +1,240 @@
+"""Everything the store keeps per customer: the profile, the archive by customer, erasure.
+
+Profiles live in the same database as the archive (table `profiles`), as validated JSON. Each
+version has an ETag (a hash of its canonical JSON) for conditional requests. Erasure removes
+the profile, every archived message of the customer with its events and artifact files, and
+the idempotency answers that repeat those messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, event, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapper
+
+from app.problems import InvalidRequest
+from app.store import artifacts, session
+from app.store.models import Artifact, IdempotencyKey, Message, Note, OfferShown, Profile, utcnow
+
+# Deletes and lookups by id go in chunks: SQLite allows a limited number of bound values.
+CHUNK = 500
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def etag_of(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class StoredProfile:
+    customer_id: str
+    data: dict[str, Any]
+    updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        return etag_of(self.data)
+
+    def document(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id, **self.data}
+
+
+def get_profile(customer_id: str, for_update: bool = False) -> StoredProfile | None:
+    query = select(Profile).where(Profile.customer_id == customer_id)
+    if for_update:
+        # PostgreSQL locks the row until the commit (a PATCH reads, merges, writes);
+        # SQLite serialises writers anyway and ignores this.
+        query = query.with_for_update()
+    row = session().scalars(query).first()
+    if row is None:
+        return None
+    return StoredProfile(row.customer_id, dict(row.data), _aware(row.updated_at))
+
+
+def save_profile(customer_id: str, data: dict[str, Any]) -> tuple[StoredProfile, bool]:
+    """Store `data` as the whole profile; answer it and whether it was created."""
+    db = session()
+    now = datetime.now(UTC)
+    row = db.get(Profile, customer_id)
+    created = row is None
+    if row is None:
+        db.add(Profile(customer_id=customer_id, data=data, updated_at=now))
+    else:
+        row.data = data
+        row.updated_at = now
+    try:
+        db.commit()
+    except IntegrityError:
+        # Another request created it meanwhile: this one replaces it.
+        db.rollback()
+        row = db.get(Profile, customer_id)
+        assert row is not None
+        row.data, row.updated_at, created = data, now, False
+        db.commit()
+    return StoredProfile(customer_id, data, now), created
+
+
+@dataclass(frozen=True)
+class Erased:
+    profile: bool
+    messages: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"profile": self.profile, "messages": self.messages}
+
+
+def erase_customer(customer_id: str) -> Erased:
+    """Remove the profile and every archived message of the customer, files included."""
+    db = session()
+    message_ids = list(db.scalars(select(Message.id).where(Message.customer_id == customer_id)))
+    had_profile = db.execute(delete(Profile).where(Profile.customer_id == customer_id)).rowcount > 0
+    for start in range(0, len(message_ids), CHUNK):
+        chunk = message_ids[start:start + CHUNK]
+        # Explicit, not left to ON DELETE CASCADE: every backend, whatever its foreign-key setting.
+        db.execute(delete(Note).where(Note.message_id.in_(chunk)))
+        db.execute(delete(Artifact).where(Artifact.message_id.in_(chunk)))
+        db.execute(delete(IdempotencyKey).where(IdempotencyKey.message_id.in_(chunk)))
+        db.execute(delete(OfferShown).where(OfferShown.message_id.in_(chunk)))
+        db.execute(delete(Message).where(Message.id.in_(chunk)))
+    db.commit()
+    # Files after the commit: had it failed, the archive would still point at them.
+    store = artifacts()
+    for message_id in message_ids:
+        store.discard_message(message_id)
+    return Erased(had_profile, len(message_ids))
+
+
+# --------------------------------------------------------------------------- the archive
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _cursor(created: datetime, message_id: str) -> str:
+    raw = json.dumps([_aware(created).isoformat(), message_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, message_id = json.loads(raw)
+        return datetime.fromisoformat(created), str(message_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidRequest.at("cursor", "is not a cursor this service gave") from None
+
+
+def customer_messages(customer_id: str, limit: int, cursor: str | None = None) -> Page:
+    """The customer's messages, newest first, `limit` a page, each with what happened since."""
+    db = session()
+    query = (
+        select(Message.id, Message.type, Message.brand, Message.locale, Message.reference,
+               Message.channels, Message.created_at)
+        .where(Message.customer_id == customer_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        created, message_id = _read_cursor(cursor)
+        # Stored naive on SQLite (UTC) and aware on PostgreSQL: compare like with like.
+        if db.get_bind().dialect.name == "sqlite":
+            created = created.astimezone(UTC).replace(tzinfo=None)
+        query = query.where(tuple_(Message.created_at, Message.id) < tuple_(created, message_id))
+    rows = list(db.execute(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    actions = _actions([row.id for row in rows])
+    items = [
+        {
+            "id": row.id, "type": row.type, "brand": row.brand, "locale": row.locale,
+            "created": _aware(row.created_at).isoformat(), "channels": list(row.channels),
+            "reference": row.reference, "actions": actions.get(row.id, []),
+        }
+        for row in rows
+    ]
+    next_cursor = _cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return Page(items, next_cursor)
+
+
+def _actions(message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """What was recorded for each message after it was made (`message_events`), oldest first."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    if not message_ids:
+        return found
+    notes = session().scalars(
+        select(Note).where(Note.message_id.in_(message_ids)).order_by(Note.created_at, Note.id)
+    )
+    for note in notes:
+        found.setdefault(note.message_id, []).append(
+            {"kind": note.kind, "at": _aware(note.created_at).isoformat(), "detail": note.detail}
+        )
+    return found
+
+
+def message_brand(message_id: str) -> str | None:
+    return session().scalar(select(Message.brand).where(Message.id == message_id))
+
+
+def record_event(message_id: str, kind: str, detail: str | None = None) -> None:
+    db = session()
+    db.add(Note(message_id=message_id, kind=kind, detail=detail))
+    db.commit()
+
+
+# Built once: this runs in every render of a known customer, so it skips rebuilding the query.
+_OFFERS_SHOWN = select(OfferShown.offer_id, OfferShown.shown_at).where(
+    OfferShown.customer_id == bindparam("customer_id"), OfferShown.brand == bindparam("brand"),
+    OfferShown.shown_at >= bindparam("since"),
+)
+
+
+def offers_shown(customer_id: str | None, brand: str, days: int,
+                 now: datetime) -> dict[str, list[datetime]]:
+    """When each offer was shown to the customer by the brand's messages in the last `days`."""
+    if not customer_id or days <= 0:
+        return {}
+    db = session()
+    since = now - timedelta(days=days)
+    naive = db.get_bind().dialect.name == "sqlite"  # SQLite keeps UTC without an offset
+    if naive:
+        since = since.astimezone(UTC).replace(tzinfo=None)
+    # Core, on the session's connection: plain rows, none of the ORM's bookkeeping.
+    rows = db.connection().execute(_OFFERS_SHOWN, {"customer_id": customer_id, "brand": brand,
+                                                   "since": since})
+    shown: dict[str, list[datetime]] = {}
+    for offer_id, shown_at in rows:
+        shown.setdefault(offer_id, []).append(shown_at.replace(tzinfo=UTC) if naive else shown_at)
+    return shown
+
+
+@event.listens_for(Message, "after_insert")
+def _record_offers_shown(_mapper: Mapper[Message], connection: Connection, message: Message) -> None:
+    """Every message stored, however it was made, records the offers it showed, in its transaction."""
+    blocks = ((message.document or {}).get("personalisation") or {}).get("blocks") or []
+    if not message.customer_id or not blocks:
+        return
+    connection.execute(insert(OfferShown), [
+        {"message_id": message.id, "offer_id": block["offer"], "customer_id": message.customer_id,
+         "brand": message.brand, "shown_at": message.created_at or utcnow()}
+        for block in blocks
+    ])

@@ -1,0 +1,61 @@
+"""Webhooks to upstream (Standard Webhooks), queued in the database and delivered durably.
+
+    enqueue      -> a row in `webhook_deliveries`, in the transaction of what it reports
+    runner       -> a thread in the web process (not under TESTING), woken on enqueue
+    deliver_due  -> lease, sign, POST; delivered, or retried with backoff and jitter
+    CLI          -> `flask --app app deliver-webhooks [--once]`, the same code in the foreground
+
+Module imports stay inside functions here, so `app.store` can load `webhooks.models`.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+
+def init_app(app: Flask) -> None:
+    from app.webhooks.runner import Runner
+
+    runner = Runner(app, app.config["WEBHOOK_POLL_INTERVAL"])
+    app.extensions["touchpoint.webhooks"] = runner
+    app.cli.add_command(deliver_webhooks_command)
+    if _runs_a_server(app):
+        runner.start()
+
+
+def _runs_a_server(app: Flask) -> bool:
+    """A web process runs the thread; tests, `flask render` and the like do not."""
+    if app.testing or not app.config["WEBHOOK_RUNNER"]:
+        return False
+    context = click.get_current_context(silent=True)
+    # Under the flask CLI only `flask run` serves; a WSGI server has no click context.
+    return context is None or context.info_name == "run"
+
+
+def wake() -> None:
+    """Tell this process's runner that a webhook was queued (after the commit)."""
+    runner = current_app.extensions.get("touchpoint.webhooks")
+    if runner is not None and runner.running:
+        runner.wake()
+
+
+@click.command("deliver-webhooks")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@with_appcontext
+def deliver_webhooks_command(once: bool) -> None:
+    """Deliver queued webhooks: what is due now (--once), or keep running until stopped."""
+    from app.webhooks.delivery import deliver_due
+
+    if once:
+        report = deliver_due()
+        click.echo(f"{len(report.delivered)} delivered, {len(report.retrying)} to retry later, "
+                   f"{len(report.failed)} failed")
+        return
+    runner = current_app.extensions["touchpoint.webhooks"]
+    click.echo(f"delivering webhooks every {runner.interval:g} s; Ctrl-C to stop")
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        runner.stop()
