@@ -17,7 +17,6 @@ from pathlib import Path
 import mjml
 from jinja2 import BaseLoader, Environment, TemplateNotFound
 
-
 # No web fonts: MJML would otherwise link Google Fonts for Roboto, and every customer who
 # opens the email would tell Google so. The font stacks name system fonts only.
 MJML_OPTIONS = {"disable_comments": True, "fonts": {}}
