@@ -139,7 +139,7 @@ def wait_finished(app: Flask, job_id: str, alive: Any) -> Job:
                 return job
         if not alive():
             raise RuntimeError("the runner stopped before the job finished")
-        time.sleep(0.1)
+        time.sleep(0.25)
 
 
 # The measurements.
@@ -317,7 +317,7 @@ def report(results: dict[str, Any], count: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.jobs", description=__doc__.split("\n")[0])
-    parser.add_argument("--items", type=int, default=12, help="bills per job (default 12)")
+    parser.add_argument("--items", type=int, default=20, help="bills per job (default 20)")
     parser.add_argument("--skip-celery", action="store_true", help="only the embedded runner")
     parser.add_argument("--skip-sqlite", action="store_true", help="the embedded runner on PostgreSQL only")
     parser.add_argument("--json", action="store_true", help="print machine-readable results too")

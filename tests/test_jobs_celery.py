@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app import create_app
 from app.jobs import runner
-from app.jobs.scaled import Sender
+from app.jobs.models import Job
+from app.jobs.scaled import STRANDED_AFTER, Sender, send_stranded
+from app.store import session
 from app.store.models import Message
 from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture
 from tests.jobs import assert_exactly_once, finished, items, job_row, process, python, wait_for
@@ -146,18 +149,9 @@ def test_a_worker_killed_mid_job_loses_nothing_and_renders_nothing_twice(
 def test_a_job_the_web_process_did_not_finish_sending_is_sent_later(celery_app: Flask) -> None:
     """The broker was away (or the web process died) after the job was stored: a worker, when
     it starts, or the web process, every minute, sends what was not sent."""
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from app.jobs.models import Job
-    from app.jobs.scaled import STRANDED_AFTER, send_stranded
-
     client = celery_app.test_client()
     job_id = client.post("/v1/jobs", json={"items": items(3)}).json["id"]
     with celery_app.app_context():
-        from app.store import session
-
         db = session()
         db.execute(update(Job).where(Job.id == job_id).values(dispatched=False))
         db.commit()

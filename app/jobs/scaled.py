@@ -40,6 +40,8 @@ TASK = "touchpoint.render_items"
 # A job the web process did not finish sending for this long is sent by a worker.
 STRANDED_AFTER = timedelta(seconds=30)
 RECONCILE_SECONDS = 60.0
+# A job is cut into at least this many chunks (when it has as many items).
+SPREAD = 32
 
 
 def make_celery(config: dict[str, Any]) -> Celery:
@@ -75,22 +77,36 @@ def chunks(positions: Iterable[int], size: int) -> Iterator[list[int]]:
 
 
 def send(celery: Celery, job_id: str, groups: Iterable[list[int]], countdown: float | None = None) -> int:
+    """Send chunks over a connection of their own, closed after (kombu's producer pools are
+    process-wide and outlive the app)."""
     sent = 0
-    with celery.producer_or_acquire() as producer:
+    with celery.connection_for_write() as connection:
+        producer = celery.amqp.Producer(connection)
         for positions in groups:
             celery.send_task(TASK, args=(job_id, positions), producer=producer, countdown=countdown)
             sent += 1
     return sent
 
 
+def chunk_size_for(total: int, most: int) -> int:
+    """Chunks of at most `most` items, but at least SPREAD of them: a small job is spread over
+    as many worker processes as there may be, instead of one chunk in one process."""
+    return max(1, min(most, total // SPREAD))
+
+
 def dispatch(celery: Celery, job_id: str, chunk_size: int) -> int:
     """Send every queued item of the job to the broker, then mark the job dispatched."""
     db = session()
-    positions = db.scalars(
+    total = db.scalar(select(Job.total).where(Job.id == job_id)) or 0
+    chunk_size = chunk_size_for(total, chunk_size)
+    positions = db.execute(
         select(JobItem.position).where(JobItem.job_id == job_id, JobItem.state == ITEM_QUEUED)
         .order_by(JobItem.position).execution_options(yield_per=5000)
     )
-    sent = send(celery, job_id, chunks(positions, chunk_size))
+    try:
+        sent = send(celery, job_id, chunks((position for (position,) in positions), chunk_size))
+    finally:
+        positions.close()  # PostgreSQL: a server-side cursor, read 5,000 rows at a time
     db.execute(update(Job).where(Job.id == job_id).values(dispatched=True)
                .execution_options(synchronize_session=False))
     db.commit()
@@ -169,7 +185,6 @@ def worker_app(app: Flask) -> Celery:
         except Exception:
             log.exception("could not look for stranded jobs")
 
-    celery.render_items = render_items_task  # type: ignore[attr-defined]
     return celery
 
 
@@ -207,11 +222,4 @@ class Sender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        close(self.celery)
-
-
-def close(celery: Celery) -> None:
-    """Close the broker connections this app opened (Celery's own close() only forgets them)."""
-    celery.amqp.producer_pool.force_close_all()
-    celery.pool.force_close_all()
-    celery.close()
+        self.celery.close()  # `send` closes its connections itself
