@@ -55,6 +55,15 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     application.extensions["touchpoint.engine"].dispose()
 
 
+@pytest.fixture(scope="module")
+def module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One app for a whole module, for tests that render every fixture once and share it."""
+    tmp_path = tmp_path_factory.mktemp("module-app")
+    application = create_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
+    yield application
+    application.extensions["touchpoint.engine"].dispose()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""

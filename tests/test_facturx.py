@@ -27,8 +27,7 @@ from flask.testing import FlaskClient
 from lxml import etree
 from pypdf import PdfReader
 
-from app import create_app
-from tests.conftest import PUBLIC_BASE_URL, _config, fixture_paths, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, fixture_paths, load_fixture
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -42,14 +41,6 @@ BILLING = [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in fixture_path
 # against the empty ApplicableHeaderTradeDelivery, which the CII schema requires and which we
 # leave empty rather than invent a delivery date or address the request does not give.
 ALLOWED_FINDINGS = {"PEPPOL-EN16931-R008"}
-
-
-@pytest.fixture(scope="module")
-def module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    tmp_path = tmp_path_factory.mktemp("facturx")
-    application = create_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
-    yield application
-    application.extensions["touchpoint.engine"].dispose()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import io
 import json
 import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
@@ -29,9 +29,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from app import create_app
 from app.i18n import translations
-from tests.conftest import PUBLIC_BASE_URL, ROOT, _config, fixture_paths
+from tests.conftest import PUBLIC_BASE_URL, ROOT, fixture_paths
 
 CHANNELS = {
     "appointment": {"email", "web", "pdf", "ics", "sms"},
@@ -117,14 +116,6 @@ class Rendered:
             data = self.get(self.outputs["email"]["eml_url"]).data
             self._cache["eml"] = email.message_from_bytes(data, policy=email.policy.default)
         return self._cache["eml"]
-
-
-@pytest.fixture(scope="module")
-def module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    tmp_path = tmp_path_factory.mktemp("fixtures")
-    application = create_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
-    yield application
-    application.extensions["touchpoint.engine"].dispose()
 
 
 @pytest.fixture(scope="module")
