@@ -29,6 +29,7 @@ ENV_KEYS = (
     "MAX_CONTENT_LENGTH",
     "TEMPLATE_AUTO_RELOAD",
     "PREVIEW_ENABLED",
+    "SCHEMA_AUTO_UPGRADE",
 )
 
 
@@ -36,6 +37,10 @@ def defaults(var_dir: Path) -> dict[str, Any]:
     return {
         "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
         "DATABASE_URL": f"sqlite:///{var_dir / 'touchpoint.db'}",
+        # Each start brings the database to the newest schema revision (app/store/schema.py),
+        # once, under a lock. False: only check it is there and refuse to start otherwise, for
+        # servers whose launcher runs `flask --app app db upgrade` once before its workers.
+        "SCHEMA_AUTO_UPGRADE": True,
         "ARTIFACT_DIR": str(var_dir / "artifacts"),
         "CELERY_BROKER_URL": None,
         "WEBHOOK_SECRET": None,
@@ -98,7 +103,8 @@ def defaults(var_dir: Path) -> dict[str, Any]:
 
 
 def _coerce(key: str, value: str) -> Any:
-    if key in {"WEBHOOK_ALLOW_HTTP", "WEBHOOK_RUNNER", "TEMPLATE_AUTO_RELOAD", "PREVIEW_ENABLED"}:
+    if key in {"WEBHOOK_ALLOW_HTTP", "WEBHOOK_RUNNER", "TEMPLATE_AUTO_RELOAD", "PREVIEW_ENABLED",
+               "SCHEMA_AUTO_UPGRADE"}:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key == "SECRET_KEY_FALLBACKS":
         # Old keys, comma-separated: links they signed keep working while they rotate out.

@@ -1,18 +1,23 @@
 """Storage: SQLAlchemy (SQLite file by default, PostgreSQL by DATABASE_URL) and artifact files.
 
-`init_app` makes one engine per app and a session per request (`store.session()`).
+`init_app` makes one engine per app, brings its database to the head revision (or, with
+SCHEMA_AUTO_UPGRADE off, checks it is there: app/store/schema.py), and gives a session per
+request (`store.session()`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import click
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.store import schema
 from app.store.artifacts import ArtifactStore
-from app.store.models import Base
+from app.store.commands import db_command
 
 __all__ = ["ArtifactStore", "artifacts", "engine_for", "init_app", "session"]
 
@@ -44,16 +49,47 @@ def engine_for(url: str) -> Engine:
 
 def init_app(app: Flask) -> None:
     engine = engine_for(app.config["DATABASE_URL"])
-    # The tables of the parts that keep their own models, so create_all makes them too.
-    from app.appointments import models as _appointments  # noqa: F401
-    from app.jobs import models as _jobs  # noqa: F401
-    from app.webhooks import models as _webhooks  # noqa: F401
-
-    Base.metadata.create_all(engine)
-    app.extensions["touchpoint.db"] = sessionmaker(engine, expire_on_commit=False)
+    problem = _prepare_schema(app, engine)
+    app.extensions["touchpoint.db"] = (
+        sessionmaker(engine, expire_on_commit=False) if problem is None else _refuse(problem)
+    )
     app.extensions["touchpoint.engine"] = engine
     app.extensions["touchpoint.artifacts"] = ArtifactStore(Path(app.config["ARTIFACT_DIR"]))
     app.teardown_appcontext(_close_session)
+    app.cli.add_command(db_command)
+
+
+def _prepare_schema(app: Flask, engine: Engine) -> schema.SchemaNotCurrent | None:
+    """Bring the database to head, or check it is there; why it is not, when that may wait."""
+    if app.config["SCHEMA_AUTO_UPGRADE"]:
+        schema.upgrade(engine)
+        return None
+    try:
+        schema.check(engine)
+    except schema.SchemaNotCurrent as problem:
+        if not _loading_for_a_command():
+            raise
+        # `flask db upgrade` is how a database gets to head, so the app it runs in must start:
+        # it runs on the engine, and anything else that opens a session meets the problem.
+        return problem
+    return None
+
+
+def _loading_for_a_command() -> bool:
+    """True while `flask --app app <command>` loads the app to find one of the app's commands.
+
+    Serving loads it elsewhere: gunicorn outside of click, `flask run` in the run command's
+    own context (which has a parent), so those still refuse to start.
+    """
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.parent is None and ctx.invoked_subcommand is None
+
+
+def _refuse(problem: schema.SchemaNotCurrent) -> Callable[[], Session]:
+    def refuse() -> Session:
+        raise problem
+
+    return refuse
 
 
 def session() -> Session:
