@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,6 +22,14 @@ from flask.testing import FlaskCliRunner
 from PIL import Image, ImageDraw
 
 from app.workbench import snapshots
+from app.workbench.scratch import (
+    FIXED_NOW,
+    deterministic,
+    list_fixtures,
+    render_fixture,
+    render_pdf,
+    scratch_app,
+)
 from app.workbench.snapshots import CHANGED_PIXELS, Camera, compare, open_camera, run_snapshots
 from tests.conftest import ROOT
 
@@ -109,6 +118,46 @@ def test_compare_absorbs_noise_and_sees_changes() -> None:
     assert compare(before, moved)[0] == 400
     taller = Image.new("RGB", (200, 120), (255, 255, 255))
     assert compare(before, taller)[1] == 200 * 120  # compared on the larger canvas
+
+
+# Every family the templates name, and one no machine has: each must be the pinned font.
+FAMILIES = ["-apple-system", "Segoe UI", "Roboto", "Helvetica", "Arial", "DejaVu Sans", "system-ui",
+            "sans-serif", "serif", "monospace", "No Such Font"]
+
+
+def test_the_browser_draws_every_family_with_the_pinned_font(camera: Camera) -> None:
+    paragraphs = "".join(f"<p style=\"font-family: '{family}'\">Façade € 1.234,56 — ÄÖÜ ß</p>"
+                         f"<p style=\"font-family: '{family}'; font-weight: 700\">Te betalen</p>"
+                         for family in FAMILIES)
+    camera.shoot(f"<!doctype html><meta charset=utf-8><body>{paragraphs}</body>", 320)
+    session = camera.pages[320].context.new_cdp_session(camera.pages[320])
+    session.send("DOM.enable")
+    session.send("CSS.enable")
+    root = session.send("DOM.getDocument")["root"]["nodeId"]
+    nodes = session.send("DOM.querySelectorAll", {"nodeId": root, "selector": "p"})["nodeIds"]
+    used = [sorted({font["postScriptName"] for font in
+                    session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]})
+            for node in nodes]
+    session.detach()
+    expected = [["LiberationSans"], ["LiberationSans-Bold"]] * len(FAMILIES)
+    assert used == expected, f"fonts drawn, per family of {FAMILIES}: {used}"
+
+
+def test_the_pdf_embeds_only_dejavu_sans(tmp_path: Path) -> None:
+    # The PDF view is pinned by its stylesheet naming DejaVu Sans (fonts-dejavu-core, from
+    # scripts/system-deps); a family or glyph that fell back to a machine's fonts shows here.
+    with scratch_app(_config()) as app:
+        fixtures = [f for f in list_fixtures(Path(app.config["FIXTURES_DIR"])) if f.name in SAMPLE]
+        for fixture in fixtures:
+            with deterministic():
+                scratch = render_fixture(fixture, now=FIXED_NOW)
+            pdf = tmp_path / "document.pdf"
+            pdf.write_bytes(render_pdf(scratch))
+            listing = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True,
+                                     text=True, timeout=60).stdout.splitlines()[2:]
+            names = {line.split()[0].split("+", 1)[-1] for line in listing}
+            assert names <= {"DejaVu-Sans", "DejaVu-Sans-Bold"}, f"{fixture.name}: {names}"
+    assert len(fixtures) == len(SAMPLE)
 
 
 def test_the_command_writes_a_report(runner: FlaskCliRunner, camera: Camera, tmp_path: Path,

@@ -6,6 +6,12 @@ first page, drawn by poppler's pdftoppm at 60 dpi. Renders are deterministic: a 
 clock (`FIXED_NOW`), a fixed message id and signing time (`scratch.deterministic`), and the
 page may fetch nothing but the service's own assets, served from ARTIFACT_DIR.
 
+Fonts are pinned, so a picture does not depend on the fonts a machine has. Chromium reads
+only FONTS_CONF (its FONTCONFIG_FILE), which knows one font, shipped in
+app/workbench/fonts/, and makes every family that font. The PDF names "DejaVu Sans"
+(templates/base/document.css, print); WeasyPrint embeds it and pdftoppm draws what is
+embedded, so that view depends only on fonts-dejavu-core, which scripts/system-deps installs.
+
 Pictures are kept small: one CSS pixel per pixel, reduced to a 64-colour palette and
 PNG-optimised (about 150 KB a fixture). A pixel counts as changed when a
 colour channel moved by more than PIXEL_TOLERANCE (of 255); a view counts as changed when
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
@@ -53,6 +60,8 @@ if TYPE_CHECKING:
     from app.store.artifacts import ArtifactStore
 
 CHROMIUM = "/usr/bin/chromium"
+# The only fonts the browser sees, whatever the machine has (see the module docstring).
+FONTS_CONF = Path(__file__).with_name("fonts.conf")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--font-render-hinting=none", "--disable-lcd-text"]
@@ -151,7 +160,8 @@ def open_camera() -> Iterator[Camera]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             env={**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)})
         camera = Camera(browser)
         try:
             yield camera
