@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 
 .PHONY: run test bench translations system-deps
 
+# gunicorn, one process per core, plus one background process for the job and webhook
+# runners (app/serve). PORT changes the port; TOUCHPOINT_ENV=production checks the settings.
 run: $(VENV)/.installed
-	$(BIN)/flask --app app run --host 127.0.0.1 --port 8000
+	$(BIN)/python -m app.serve
 
 test: $(VENV)/.installed system-deps
 	$(BIN)/ruff check app tests bench

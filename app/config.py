@@ -35,7 +35,44 @@ ENV_KEYS = (
 
 def defaults(var_dir: Path) -> dict[str, Any]:
     return {
-        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+# How the service is served (app/serve) and what production requires of the rest.
+SERVING_KEYS = (
+    "TOUCHPOINT_ENV",
+    "HOST",
+    "PORT",
+    "WEB_CONCURRENCY",
+    "WEB_THREADS",
+    "GRACEFUL_TIMEOUT",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+)
+ENVIRONMENTS = ("development", "production")
+# Shorter keys can be guessed offline from one signed link (itsdangerous uses HMAC-SHA1/512).
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """Settings the service refuses to start with; each problem names its setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+        # Unset: http://127.0.0.1:<PORT> in development; production refuses to start without it.
+        "PUBLIC_BASE_URL": None,
+        # development (the default) or production, where load() checks what must be set.
+        "TOUCHPOINT_ENV": "development",
+        # The production server (app/serve): where it listens, how many processes (default:
+        # one per core), threads in each, and how long a stop waits for what is in flight.
+        "HOST": "127.0.0.1",
+        "PORT": 8000,
+        "WEB_CONCURRENCY": None,
+        "WEB_THREADS": 4,
+        "GRACEFUL_TIMEOUT": 30.0,
+        # One line per request and per render: `text` for people, `json` for a log pipeline.
+        "LOG_FORMAT": "text",
+        "LOG_LEVEL": "INFO",
         "DATABASE_URL": f"sqlite:///{var_dir / 'touchpoint.db'}",
         # Each start brings the database to the newest schema revision (app/store/schema.py),
         # once, under a lock. False: only check it is there and refuse to start otherwise, for
@@ -113,7 +150,7 @@ def _coerce(key: str, value: str) -> Any:
         return int(value)
     if key == "JOB_RUNNER":
         return value.strip().lower() in {"1", "true", "yes", "on"}
-    if key == "JOB_LEASE_SECONDS":
+    if key in {"JOB_LEASE_SECONDS", "GRACEFUL_TIMEOUT"}:
         return float(value)
     if key == "CELERY_BROKER_TRANSPORT_OPTIONS":
         import json
@@ -124,6 +161,8 @@ def _coerce(key: str, value: str) -> Any:
 
 def _secret_key(var_dir: Path) -> str:
     """A key kept under var/ so signed links survive restarts when none is configured."""
+    if key in {"PORT", "WEB_CONCURRENCY", "WEB_THREADS"}:
+        return int(value)
     path = var_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
@@ -137,11 +176,53 @@ def _secret_key(var_dir: Path) -> str:
 def load(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
     var_dir = Path(os.environ.get("TOUCHPOINT_VAR_DIR", ROOT / "var"))
     settings = defaults(var_dir)
-    for key in ENV_KEYS:
+    for key in (*ENV_KEYS, *SERVING_KEYS):
         if key in os.environ:
             settings[key] = _coerce(key, os.environ[key])
     settings.update(test_config or {})
-    settings["PUBLIC_BASE_URL"] = settings["PUBLIC_BASE_URL"].rstrip("/")
+    settings["VAR_DIR"] = str(var_dir)
+    problems = check(settings)
+    if problems:
+        raise ConfigError(problems)
+    if settings["TOUCHPOINT_ENV"] == "production" and "TEMPLATE_AUTO_RELOAD" not in os.environ \
+            and "TEMPLATE_AUTO_RELOAD" not in (test_config or {}):
+        # Templates do not change under a running production service: save a stat per render.
+        settings["TEMPLATE_AUTO_RELOAD"] = False
+    settings["PUBLIC_BASE_URL"] = (settings["PUBLIC_BASE_URL"] or _local_url(settings)).rstrip("/")
     if not settings.get("SECRET_KEY"):
         settings["SECRET_KEY"] = _secret_key(var_dir)
     return settings
+
+
+def check(settings: dict[str, Any]) -> list[str]:
+    """What stops the start, each naming its setting: production wants its links absolute
+    and https, and a key of its own that every machine shares (a generated one would not)."""
+    environment = settings.get("TOUCHPOINT_ENV")
+    if environment not in ENVIRONMENTS:
+        return [f"TOUCHPOINT_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"]
+    if environment != "production":
+        return []
+    problems: list[str] = []
+    url = settings.get("PUBLIC_BASE_URL") or ""
+    if not url:
+        problems.append("PUBLIC_BASE_URL is not set: in production set it to the https:// address "
+                        "customers reach the service at")
+    elif not url.startswith("https://"):
+        problems.append(f"PUBLIC_BASE_URL must start with https:// in production (it is {url!r}): "
+                        "customers' links and images are served from it")
+    key = settings.get("SECRET_KEY") or ""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        said = "is not set" if not key else f"is {len(key)} characters"
+        problems.append(f"SECRET_KEY {said}: in production set it to at least {MIN_SECRET_KEY_LENGTH} "
+                        "random characters, the same on every machine (it signs customers' links)")
+    return problems
+
+
+def _local_url(settings: dict[str, Any]) -> str:
+    """Development's PUBLIC_BASE_URL: the address `make run` listens on, so links work there."""
+    host = settings["HOST"]
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings['PORT']}"

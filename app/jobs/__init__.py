@@ -23,6 +23,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.serve import wake
+
 log = logging.getLogger(__name__)
 
 RUNNER = "touchpoint.jobs"
@@ -58,8 +60,10 @@ def _runs_a_server(app: Flask) -> bool:
     if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
         return False
     context = click.get_current_context(silent=True)
-    # Under the flask CLI only `flask run` serves; a WSGI server has no click context.
-    return context is None or context.info_name == "run"
+    # Only the one-process development server (`flask run`) starts it here. A WSGI server
+    # may run many processes and must not start one in each: `make run` (app/serve) runs
+    # it once, in its background process; otherwise run `flask run-jobs` beside the server.
+    return context is not None and context.info_name == "run"
 
 
 def runner(app: Flask | None = None) -> Any:
@@ -84,6 +88,9 @@ def dispatch(job_id: str) -> None:
     embedded = runner(app)
     if embedded.running:
         embedded.wake()
+    else:
+        # The runner is in the background process of `make run` (app/serve): wake it there.
+        wake.notify(app.config, "jobs")
 
 
 @click.command("run-jobs")

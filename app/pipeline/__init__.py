@@ -21,6 +21,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from app import logs
 from app.appointments.state import CustomerAction, recorder
 from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
@@ -43,10 +44,12 @@ def render_message(document: Any, now: datetime | None = None,
                    also: Callable[[Session], None] | None = None) -> dict[str, Any]:
     """`message_id` is the job item's (app/jobs); `also` records, in the message's
     transaction, what else comes with it (the job item done)."""
-    message, enriched = prepare_message(document, now, message_id)
+    clock = logs.Stopwatch()
+    message, enriched = prepare_message(document, now, message_id, clock)
     # With defer_pdf (Prefer: respond-async) the PDF is left to the job runner: the answer
     # says `pending`, and the PDF's source is queued with the message (app/jobs/deferred.py).
     outputs = render_channels(message, enriched, defer=("pdf",) if defer_pdf else ())
+    clock.lap("render")
     answer = build_answer(message, enriched, outputs)
     deferred = deferred_work(enriched.message_id, outputs)
 
@@ -58,8 +61,11 @@ def render_message(document: Any, now: datetime | None = None,
         # note and its webhook), are stored in the message's own transaction.
         also=_together(recorder(message, enriched, action), deferred.store if deferred else None, also),
     )
+    clock.lap("store")
     if deferred:
         deferred.dispatch()
+    # The operator's line: message id, type, channels and the milliseconds of each stage.
+    logs.rendered(enriched.message_id, message.type, list(outputs), clock)
     return answer
 
 
@@ -72,13 +78,15 @@ def _together(*hooks: Callable[[Session], None] | None) -> Callable[[Session], N
     return run
 
 
-def prepare_message(document: Any, now: datetime | None = None,
-                    message_id: str | None = None) -> tuple[Composed, Enriched]:
+def prepare_message(document: Any, now: datetime | None = None, message_id: str | None = None,
+                    clock: logs.Stopwatch | None = None) -> tuple[Composed, Enriched]:
     """Validate, enrich, compose and draw: everything before the channels render."""
     now = now or datetime.now(UTC)
     brands = current_app.extensions["touchpoint.brands"]
+    clock = clock or logs.Stopwatch()
 
     request = validate(document, brands, now)
+    clock.lap("validate")
     message_id = message_id or new_id("msg")
     enriched = enrich(
         request,
@@ -93,11 +101,15 @@ def prepare_message(document: Any, now: datetime | None = None,
     )
     # An appointment's SEQUENCE, and its reschedule and cancel links, come from the database.
     enriched.appointment = plan_appointment(enriched)
+    clock.lap("enrich")
     # Frequency caps count what the customer's archived messages already showed.
     enriched.personalisation = personalise(enriched, shown=customers.offers_shown(
         request.recipient.customer_id, enriched.brand.id, enriched.brand.offers.cap_days, now))
+    clock.lap("personalise")
     message = compose(enriched)
+    clock.lap("compose")
     draw(message, enriched, artifacts())
+    clock.lap("draw")
     return message, enriched
 
 

@@ -14,6 +14,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.serve import wake as background
+
 
 def init_app(app: Flask) -> None:
     from app.webhooks.runner import Runner
@@ -30,8 +32,10 @@ def _runs_a_server(app: Flask) -> bool:
     if app.testing or not app.config["WEBHOOK_RUNNER"]:
         return False
     context = click.get_current_context(silent=True)
-    # Under the flask CLI only `flask run` serves; a WSGI server has no click context.
-    return context is None or context.info_name == "run"
+    # Only the one-process development server (`flask run`) starts it here. A WSGI server
+    # may run many processes and must not start one in each: `make run` (app/serve) runs
+    # it once, in its background process; otherwise run `flask deliver-webhooks` beside the server.
+    return context is not None and context.info_name == "run"
 
 
 def wake() -> None:
@@ -39,6 +43,9 @@ def wake() -> None:
     runner = current_app.extensions.get("touchpoint.webhooks")
     if runner is not None and runner.running:
         runner.wake()
+    else:
+        # The runner is in the background process of `make run` (app/serve): wake it there.
+        background.notify(current_app.config, "webhooks")
 
 
 @click.command("deliver-webhooks")

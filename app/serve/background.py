@@ -1,0 +1,79 @@
+"""The background process: the service's runners, exactly once per machine.
+
+    python -m app.serve.background      (the launcher starts it; it is not meant for a terminal)
+
+    jobs      -> the embedded job runner and its pool (JOB_RUNNER), or with CELERY_BROKER_URL
+                 the Celery sender, which sends what a web process could not
+    webhooks  -> the webhook runner (WEBHOOK_RUNNER)
+    wake      -> a Unix socket the web processes wake both through (wake.py)
+
+SIGTERM or SIGINT: the job runner stops claiming, lets what its pool is rendering finish and
+gives back what had not started; then the process exits 0. It exits 1 if a runner dies, so
+the launcher stops the service rather than serve without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from flask import Flask
+
+from app import create_app, jobs, logs
+from app.serve import wake
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 1.0
+
+
+def runners(app: Flask) -> dict[str, Any]:
+    """What this process runs, by the name web processes wake it with."""
+    chosen: dict[str, Any] = {}
+    if app.config["JOB_RUNNER"]:
+        chosen["jobs"] = jobs.runner(app)
+    if app.config["WEBHOOK_RUNNER"]:
+        chosen["webhooks"] = app.extensions["touchpoint.webhooks"]
+    return chosen
+
+
+def _wakers(running: dict[str, Any]) -> dict[str, Any]:
+    # The Celery sender has nothing to wake: web processes send to the broker themselves.
+    return {name: runner.wake for name, runner in running.items() if hasattr(runner, "wake")}
+
+
+def serve(app: Flask, stopped: threading.Event) -> int:
+    running = runners(app)
+    listener = wake.Listener(app.config, _wakers(running))
+    listener.start()
+    for runner in running.values():
+        runner.start()
+    log.info("background: running %s", ", ".join(f"{name} ({type(runner).__name__})"
+                                                 for name, runner in running.items()) or "nothing")
+    died = []
+    while not stopped.wait(CHECK_SECONDS):
+        died = [name for name, runner in running.items() if not runner.running]
+        if died:
+            log.error("background: the %s runner stopped; stopping the service", ", ".join(died))
+            break
+    listener.stop()
+    for name, runner in running.items():
+        log.info("background: stopping %s (what is in flight finishes)", name)
+        runner.stop()
+    return 1 if died else 0
+
+
+def main() -> int:
+    app = create_app()
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    return serve(app, stopped)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

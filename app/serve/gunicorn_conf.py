@@ -1,0 +1,57 @@
+"""The web processes' settings: gunicorn, started by the launcher (`python -m app.serve`).
+
+    gunicorn -c python:app.serve.gunicorn_conf
+
+Why gunicorn: the maintained, pre-fork WSGI server that every Flask deployment guide names,
+pure Python (nothing to compile), with the graceful stop this service needs (SIGTERM: stop
+accepting, finish what is in flight within `graceful_timeout`). Rendering is CPU-bound and
+Python holds one core per process, so there is one process per core (WEB_CONCURRENCY); each
+runs a few threads (`gthread`, WEB_THREADS) so a request waiting (on SQLite's lock, a file, a
+pending PDF's wait) does not leave its core idle, and so connections are kept alive.
+
+The web processes run no job or webhook runner (the launcher's background process does) and
+do not upgrade the schema (the launcher did, once, before starting them).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Gunicorn reads every module-level name that is one of its settings (`config` is one).
+from app.config import load as _load_settings
+from app.logs import logconfig_dict as _logconfig_dict
+
+_settings = _load_settings()
+
+wsgi_app = "app:create_app()"
+proc_name = "touchpoint-web"
+_host = _settings["HOST"]
+bind = [f"[{_host}]:{_settings['PORT']}" if ":" in _host else f"{_host}:{_settings['PORT']}"]
+workers = _settings["WEB_CONCURRENCY"] or os.cpu_count() or 1
+worker_class = "gthread"
+threads = _settings["WEB_THREADS"]
+graceful_timeout = int(_settings["GRACEFUL_TIMEOUT"])  # gunicorn takes whole seconds
+# A worker whose main loop is silent this long is killed and replaced. Renders run in the
+# worker's threads, not in that loop, so this bounds a hung process, not a long PDF.
+timeout = 60
+keepalive = 5
+# Each worker builds its own app after the fork: no database connection or thread is shared
+# across processes.
+preload_app = False
+# The workers' heartbeat files on tmpfs where there is one: a slow disk cannot stall them.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No control socket (gunicorn >= 24 opens one in $HOME by default): nothing here uses it, and
+# two services on one machine would share its path.
+control_socket_disable = True
+# One line per request comes from the app (app/logs.py), with its id and key prefix.
+accesslog = None
+logconfig_dict = _logconfig_dict(_settings["LOG_FORMAT"], _settings["LOG_LEVEL"])
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    """A worker is gone: its live metrics leave /metrics (prometheus multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
