@@ -17,9 +17,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(config.load(test_config))
 
-    from app import brands, cli, http, jobs, store, templating, webhooks
+    from app import auth, brands, cli, http, jobs, store, templating, webhooks
 
     store.init_app(app)
+    # Before every other part that answers requests: /v1 needs a key.
+    auth.init_app(app)
     brands.init_app(app)
     templating.init_app(app)
     http.init_app(app)

@@ -30,11 +30,11 @@ ENV_KEYS = (
     "TEMPLATE_AUTO_RELOAD",
     "PREVIEW_ENABLED",
     "SCHEMA_AUTO_UPGRADE",
+    "RATE_LIMIT",
+    "RATE_LIMIT_STORAGE_URI",
 )
 
 
-def defaults(var_dir: Path) -> dict[str, Any]:
-    return {
 # How the service is served (app/serve) and what production requires of the rest.
 SERVING_KEYS = (
     "TOUCHPOINT_ENV",
@@ -59,6 +59,8 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+def defaults(var_dir: Path) -> dict[str, Any]:
+    return {
         # Unset: http://127.0.0.1:<PORT> in development; production refuses to start without it.
         "PUBLIC_BASE_URL": None,
         # development (the default) or production, where load() checks what must be set.
@@ -134,6 +136,13 @@ class ConfigError(Exception):
         "JOB_MAX_ATTEMPTS": 3,
         # An NDJSON job body is read line by line, so it may be far larger than a JSON body.
         "JOB_MAX_NDJSON_BYTES": 1024 * 1024 * 1024,
+        # API keys (app/auth): each key gets RATE_LIMIT (a Flask-Limiter string) unless it has
+        # its own; counted in this process's memory, or in Redis with
+        # RATE_LIMIT_STORAGE_URI=redis://… so that every worker and machine shares the count.
+        "RATE_LIMIT": "6000/minute",
+        "RATE_LIMIT_STORAGE_URI": "memory://",
+        # The key `make run` makes on its first start, with every scope (development only).
+        "DEV_API_KEY_FILE": str(var_dir / "dev-api-key"),
         # A GET of a PDF still rendering (Prefer: respond-async) waits this long, then 202.
         "PDF_PENDING_WAIT": 2.0,
     }
@@ -152,6 +161,8 @@ def _coerce(key: str, value: str) -> Any:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key in {"JOB_LEASE_SECONDS", "GRACEFUL_TIMEOUT"}:
         return float(value)
+    if key in {"PORT", "WEB_CONCURRENCY", "WEB_THREADS"}:
+        return int(value)
     if key == "CELERY_BROKER_TRANSPORT_OPTIONS":
         import json
 
@@ -161,8 +172,6 @@ def _coerce(key: str, value: str) -> Any:
 
 def _secret_key(var_dir: Path) -> str:
     """A key kept under var/ so signed links survive restarts when none is configured."""
-    if key in {"PORT", "WEB_CONCURRENCY", "WEB_THREADS"}:
-        return int(value)
     path = var_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()

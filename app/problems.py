@@ -79,6 +79,43 @@ class NotFound(Problem):
     status, title, slug = 404, "Not found", "not-found"
 
 
+class Unauthorized(Problem):
+    """No API key, or one that is unknown, revoked or expired (RFC 6750's challenge)."""
+
+    status, title, slug = 401, "API key required", "unauthorized"
+
+    def __init__(self, detail: str, invalid: bool = False) -> None:
+        challenge = 'Bearer realm="touchpoint"' + (', error="invalid_token"' if invalid else "")
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(Problem):
+    """The key is good but lacks the scope this call needs; the answer names it."""
+
+    status, title, slug = 403, "Scope missing", "scope-missing"
+
+    def __init__(self, detail: str, scope: str | None = None) -> None:
+        super().__init__(detail)
+        self.scope = scope
+
+    def as_dict(self) -> dict[str, Any]:
+        body = super().as_dict()
+        if self.scope:
+            body["scope"] = self.scope
+        return body
+
+
+class BrandNotAllowed(Problem):
+    status, title, slug = 403, "Brand not allowed for this key", "brand-not-allowed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, [FieldError("brand", "this key may not render for this brand")])
+
+
+class RateLimited(Problem):
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+
 class Gone(Problem):
     status, title, slug = 410, "Link expired", "link-expired"
 

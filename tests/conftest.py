@@ -1,5 +1,9 @@
 """Shared fixtures: `app`, `client`, `runner` (Flask's tutorial layout), per storage backend.
 
+Every app made here (`make_app`) holds an API key with every scope, and its test clients send
+it, as an upstream system would; `app.test_client(key=None)` sends none, and
+`app.test_client(key=k)` sends `k` (tests/test_auth.py).
+
 `app` runs on SQLite in a temporary folder. Tests marked `postgres` (or using `any_app`,
 which is parametrised over both) run on the PostgreSQL server of this machine, each in a
 schema of its own that is dropped afterwards.
@@ -20,6 +24,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from app.auth import SCOPES, keys
+from app.store import session
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -38,6 +44,34 @@ def load_fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
 
 
+class KeyedClient(FlaskClient):
+    """A test client that calls with the app's all-scopes key, or the `key` it is given."""
+
+    def __init__(self, *args: Any, key: str | bool | None = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if key is True:
+            key = self.application.config["TEST_API_KEY"]
+        if key:
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+
+
+def add_key(app: Flask, name: str = "tests", scopes: tuple[str, ...] = SCOPES,
+            brands: list[str] | None = None, **options: Any) -> str:
+    """A new API key in the app's database."""
+    with app.app_context():
+        _, key = keys.create(session(), name, list(scopes), brands, **options)
+        session().commit()
+    return key
+
+
+def make_app(config: dict[str, Any]) -> Flask:
+    """`create_app`, with an all-scopes key its test clients send."""
+    application = create_app(config)
+    application.config["TEST_API_KEY"] = add_key(application)
+    application.test_client_class = KeyedClient
+    return application
+
+
 def _config(tmp_path: Path, database_url: str) -> dict[str, Any]:
     return {
         "TESTING": True,
@@ -50,7 +84,7 @@ def _config(tmp_path: Path, database_url: str) -> dict[str, Any]:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    application = create_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
+    application = make_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
     yield application
     application.extensions["touchpoint.engine"].dispose()
 
@@ -59,7 +93,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 def module_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """One app for a whole module, for tests that render every fixture once and share it."""
     tmp_path = tmp_path_factory.mktemp("module-app")
-    application = create_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
+    application = make_app(_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"))
     yield application
     application.extensions["touchpoint.engine"].dispose()
 
@@ -79,7 +113,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_app(tmp_path: Path, postgres_url: str) -> Iterator[Flask]:
-    application = create_app(_config(tmp_path, postgres_url))
+    application = make_app(_config(tmp_path, postgres_url))
     yield application
     application.extensions["touchpoint.engine"].dispose()
 

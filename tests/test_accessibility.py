@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from app.workbench.scratch import file_of, list_fixtures, render_fixture, scratch_app
 from tests import browser as measure
-from tests.conftest import FIXTURES, ROOT, fixture_paths
+from tests.conftest import FIXTURES, ROOT, fixture_paths, make_app
 
 pytestmark = pytest.mark.browser
 
@@ -122,9 +122,8 @@ def test_axe_finds_what_is_wrong_on_a_bad_page(phone: Page) -> None:
 
 
 def test_the_preview_gallery_passes_axe(tmp_path: Path, phone: Page) -> None:
-    from app import create_app
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "a11y", "PREVIEW_ENABLED": True,
+    app = make_app({"TESTING": True, "SECRET_KEY": "a11y", "PREVIEW_ENABLED": True,
                       "WEBHOOK_RUNNER": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'a11y.db'}",
                       "ARTIFACT_DIR": str(tmp_path / "a")})
     html = app.test_client().get("/preview/invoice/capsules-nl").get_data(as_text=True)

@@ -11,9 +11,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from app import create_app
 from tests import browser as measure
 from tests.appointments import actions, appointment
+from tests.conftest import make_app
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ TARGETS = "a.c-button, nav a, button, label.c-slot"
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
     folder = tmp_path_factory.mktemp("appointment-pages")
     with measure.bound_server() as server:
-        app = create_app({
+        app = make_app({
             "TESTING": True,
             "SECRET_KEY": "browser-test-secret",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{server.server_port}",

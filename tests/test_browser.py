@@ -20,9 +20,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from app import create_app
 from tests import browser as measure
-from tests.conftest import FIXTURES, fixture_paths, load_fixture
+from tests.conftest import FIXTURES, fixture_paths, load_fixture, make_app
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +45,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]
     folder = tmp_path_factory.mktemp("browser-app")
     with measure.bound_server() as server:
         port = server.server_port
-        app = create_app({
+        app = make_app({
             "TESTING": True,
             "SECRET_KEY": "browser-test-secret",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app import create_app
 from app.personalise import located
 from app.personalise.catalogue import CatalogueError, display_path, load_catalogue
-from tests.conftest import ROOT, _config, load_fixture
+from tests.conftest import ROOT, _config, load_fixture, make_app
 from tests.test_personalise import PRODUCTS, offer
 
 BRANDS = ROOT / "templates" / "brands"
@@ -159,7 +158,7 @@ def test_a_render_for_a_brand_with_a_broken_catalogue_fails_loudly_naming_file_a
     catalogue = brands / "demo-coffee" / "offers.json"
     catalogue.write_text(catalogue.read_text().replace('"complements": ["vertuo-next"]',
                                                        '"complements": ["vertuo-nxt"]'))
-    application = create_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
+    application = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
                               "BRANDS_DIR": str(brands)})
     try:
         response = application.test_client().post("/v1/render", json=load_fixture("invoice/capsules-nl"))

@@ -140,18 +140,23 @@ def test_key_order_and_spacing_do_not_make_another_body(any_client: FlaskClient,
     assert len(message_ids(app_)) == 1
 
 
+def stored(key: str) -> str:
+    """The key as the archive keeps it for the test clients' caller (tests/conftest.py)."""
+    return idempotency.scoped("tests", key)
+
+
 def test_same_key_in_flight_is_409(any_client: FlaskClient, app_: Flask, db: Any) -> None:
     raw = json.dumps(request_body()).encode()
     config = app_.config
     # The first request with this key has claimed it and is still being served.
-    assert idempotency.claim(db, "key-4", idempotency.fingerprint(raw), config["IDEMPOTENCY_TTL"],
+    assert idempotency.claim(db, stored("key-4"), idempotency.fingerprint(raw), config["IDEMPOTENCY_TTL"],
                              config["IDEMPOTENCY_LOCK_TIMEOUT"]) is None
     problem = assert_problem(post(any_client, raw, "key-4"), 409)
     assert problem["type"] and "Idempotency-Key" in problem["detail"]
     assert message_ids(app_) == []
     assert message_files(app_) == {}
     # The 409 did not take the key from the first request, which then completes.
-    idempotency.complete(db, "key-4", 201, {"id": "msg_first"}, "msg_first")
+    idempotency.complete(db, stored("key-4"), 201, {"id": "msg_first"}, "msg_first")
     db.commit()  # the archive commits the key's answer with the message
     replay = post(any_client, raw, "key-4")
     assert replay.status_code == 201
@@ -161,7 +166,7 @@ def test_same_key_in_flight_is_409(any_client: FlaskClient, app_: Flask, db: Any
 def test_in_flight_with_another_body_is_422(any_client: FlaskClient, app_: Flask, db: Any) -> None:
     config = app_.config
     other = json.dumps(_changed(request_body())).encode()
-    idempotency.claim(db, "key-5", idempotency.fingerprint(other), config["IDEMPOTENCY_TTL"],
+    idempotency.claim(db, stored("key-5"), idempotency.fingerprint(other), config["IDEMPOTENCY_TTL"],
                       config["IDEMPOTENCY_LOCK_TIMEOUT"])
     assert_problem(post(any_client, request_body(), "key-5"), 422)
     assert message_ids(app_) == []
@@ -172,7 +177,7 @@ def test_an_abandoned_claim_is_taken_over(any_client: FlaskClient, app_: Flask, 
     config = app_.config
     # A first request that died without answering, longer ago than the lock timeout.
     long_ago = datetime.now(UTC) - timedelta(seconds=config["IDEMPOTENCY_LOCK_TIMEOUT"] + 5)
-    idempotency.claim(db, "key-6", idempotency.fingerprint(raw), config["IDEMPOTENCY_TTL"],
+    idempotency.claim(db, stored("key-6"), idempotency.fingerprint(raw), config["IDEMPOTENCY_TTL"],
                       config["IDEMPOTENCY_LOCK_TIMEOUT"], now=long_ago)
     response = post(any_client, raw, "key-6")
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -196,7 +201,7 @@ def test_a_failed_request_releases_its_key(any_client: FlaskClient, app_: Flask)
 def test_an_expired_key_is_new(any_client: FlaskClient, app_: Flask, db: Any, same_body: bool) -> None:
     raw = json.dumps(request_body() if same_body else _changed(request_body())).encode()
     past = datetime.now(UTC) - timedelta(days=3)
-    db.add(IdempotencyKey(key="key-8", request_hash=idempotency.fingerprint(raw), state="done",
+    db.add(IdempotencyKey(key=stored("key-8"), request_hash=idempotency.fingerprint(raw), state="done",
                           status_code=201, response={"id": "msg_old"}, message_id="msg_old",
                           created_at=past - timedelta(days=1), expires_at=past))
     db.commit()
@@ -211,7 +216,7 @@ def test_an_expired_key_is_new(any_client: FlaskClient, app_: Flask, db: Any, sa
 def test_keys_are_kept_at_least_a_day(any_client: FlaskClient, app_: Flask, db: Any) -> None:
     before = datetime.now(UTC)
     assert post(any_client, request_body(), "key-9").status_code == 201
-    row = db.get(IdempotencyKey, "key-9")
+    row = db.get(IdempotencyKey, stored("key-9"))
     assert row is not None and row.state == "done"
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
     assert expires >= before + timedelta(hours=24)
@@ -244,9 +249,9 @@ def test_key_is_done_in_the_same_transaction_as_its_message(
     assert post(any_client, raw, "key-atomic").status_code == 500
     monkeypatch.setattr(Session, "commit", real_commit)
 
-    [stored] = message_ids(app_)
-    key = db.get(IdempotencyKey, "key-atomic", populate_existing=True)
-    assert (key.state, key.message_id) == ("done", stored)
+    [kept] = message_ids(app_)
+    key = db.get(IdempotencyKey, stored("key-atomic"), populate_existing=True)
+    assert (key.state, key.message_id) == ("done", kept)
     retry = post(any_client, raw, "key-atomic")
-    assert (retry.status_code, retry.json["id"]) == (201, stored)
-    assert message_ids(app_) == [stored]
+    assert (retry.status_code, retry.json["id"]) == (201, kept)
+    assert message_ids(app_) == [kept]

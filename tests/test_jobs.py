@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, func, select, text
 from standardwebhooks.webhooks import Webhook
 
-from app import create_app
 from app.jobs import runner, state
 from app.jobs.embedded import EmbeddedRunner, drain
 from app.jobs.models import JobItem
@@ -26,7 +25,7 @@ from app.jobs.state import Busy, Claim, LostClaim
 from app.store import session
 from app.store.models import Message
 from app.webhooks.delivery import deliver_due
-from tests.conftest import PUBLIC_BASE_URL, _config
+from tests.conftest import PUBLIC_BASE_URL, _config, make_app
 from tests.jobs import assert_exactly_once, finished, items, job_row, ledger, process, python, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"a 32-byte key for the job tests!").decode()
@@ -203,7 +202,7 @@ def receiver() -> Any:
 
 def test_a_finished_job_calls_back_signed(tmp_path: Path, receiver: Any) -> None:
     url, got = receiver
-    app = create_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
+    app = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
                       "WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_HTTP": True})
     client = app.test_client()
     answer = post_job(client, items(3, invalid=(1,)), callback_url=url)
@@ -226,7 +225,7 @@ def test_a_finished_job_calls_back_signed(tmp_path: Path, receiver: Any) -> None
 def test_a_job_none_of_whose_items_rendered_says_why_it_did_not_call_back(tmp_path: Path) -> None:
     """The webhook outbox files each event under a message (app/webhooks); a job with no
     rendered message has none, and says so instead of failing silently."""
-    app = create_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"), "WEBHOOK_ALLOW_HTTP": True})
+    app = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"), "WEBHOOK_ALLOW_HTTP": True})
     client = app.test_client()
     answer = post_job(client, items(2, invalid=(0, 1)), callback_url="http://127.0.0.1:9/hooks")
     drain(app)
@@ -311,7 +310,7 @@ def test_a_service_killed_mid_job_loses_nothing_and_renders_nothing_twice(tmp_pa
     start it again: every item ends rendered and archived exactly once, or failed."""
     database = f"sqlite:///{tmp_path / 'service.db'}"
     config = {**_config(tmp_path, database), "JOB_LEASE_SECONDS": 2.0}
-    app = create_app(config)
+    app = make_app(config)
     total, invalid = 30, (7, 21)
     answer = post_job(app.test_client(), items(total, pdf_every=10, invalid=invalid))
     env = {"DATABASE_URL": database, "ARTIFACT_DIR": config["ARTIFACT_DIR"], "SECRET_KEY": "test-secret-key",

@@ -15,13 +15,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from app import create_app
 from app.jobs import runner
 from app.jobs.models import Job
 from app.jobs.scaled import STRANDED_AFTER, Sender, send_stranded
 from app.store import session
 from app.store.models import Message
-from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture, make_app
 from tests.jobs import assert_exactly_once, finished, items, job_row, process, python, wait_for
 
 BROKERS = {
@@ -76,7 +75,7 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
 
 @pytest.fixture
 def celery_app(tmp_path: Path, postgres_url: str, broker: Broker) -> Iterator[Flask]:
-    app = create_app({**_config(tmp_path, postgres_url), "CELERY_BROKER_URL": broker.url,
+    app = make_app({**_config(tmp_path, postgres_url), "CELERY_BROKER_URL": broker.url,
                       "CELERY_QUEUE": broker.queue, "CELERY_BROKER_TRANSPORT_OPTIONS": broker.options,
                       "JOB_LEASE_SECONDS": 3.0, "JOB_CHUNK_SIZE": 10})
     yield app

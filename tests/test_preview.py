@@ -16,16 +16,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app import create_app
 from app.store import session
 from app.store.models import Artifact, Message, OfferShown
-from tests.conftest import FIXTURES, PUBLIC_BASE_URL, ROOT, fixture_paths
+from tests.conftest import FIXTURES, PUBLIC_BASE_URL, ROOT, fixture_paths, make_app
 
 FIXTURE_NAMES = [path.relative_to(FIXTURES).with_suffix("").as_posix() for path in fixture_paths()]
 
 
 def _app(tmp_path: Path, **config: object) -> Flask:
-    return create_app({
+    return make_app({
         "TESTING": True, "SECRET_KEY": "preview-test", "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'preview.db'}",
         "ARTIFACT_DIR": str(tmp_path / "artifacts"), "WEBHOOK_RUNNER": False, **config,

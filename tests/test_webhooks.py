@@ -24,11 +24,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
-from app import create_app
 from app.webhooks.delivery import Report, backoff, deliver_due
 from app.webhooks.models import WebhookDelivery
 from tests.appointments import actions, appointment, open_form, render, share_templates, submit
-from tests.conftest import _config
+from tests.conftest import _config, make_app
 
 SECRET = "whsec_" + base64.b64encode(b"a 32-byte key for webhook tests!").decode()
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
@@ -257,12 +256,12 @@ def test_an_unreachable_receiver_is_retried(app: Flask, client: FlaskClient) -> 
 
 def test_the_outbox_survives_a_restart(tmp_path: Path, receiver: Receiver) -> None:
     config = _config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}")
-    before = configure(create_app(config))
+    before = configure(make_app(config))
     customer_reschedules(before.test_client(), receiver.url)
     before.extensions["touchpoint.engine"].dispose()    # the service stops before delivering
     assert receiver.received == []
 
-    after = configure(create_app(config))
+    after = configure(make_app(config))
     assert len(deliver(after).delivered) == 1
     assert len(receiver.received) == 1 and signature_holds(receiver.received[0])
     after.extensions["touchpoint.engine"].dispose()
@@ -296,7 +295,7 @@ def test_the_web_process_delivers_in_the_background(tmp_path: Path, receiver: Re
     # (the poll interval here is an hour, so only the wake-up can deliver it).
     config = _config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}") | {
         "TESTING": False, "WEBHOOK_POLL_INTERVAL": 3600.0}
-    app = configure(create_app(config))
+    app = configure(make_app(config))
     runner = app.extensions["touchpoint.webhooks"]
     try:
         assert runner.running

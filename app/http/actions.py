@@ -26,9 +26,10 @@ from app.appointments.tokens import (
     read_action_token,
     set_form_cookie,
 )
+from app.auth import requires
+from app.http.messages import visible_message
 from app.links import absolute, message_links
-from app.problems import NotFound
-from app.store import archive, session
+from app.store import session
 from app.store.models import Note
 from app.templating import render
 from app.webhooks.delivery import view as delivery_view
@@ -161,10 +162,10 @@ def cancel_submit(token: str) -> Response:
 
 
 @bp.get("/v1/messages/<message_id>/activity")
+@requires("messages:read")
 def activity(message_id: str) -> Response:
     """What happened after the message was made: the customer's actions and the webhooks."""
-    if archive.get_message(message_id) is None:
-        raise NotFound(f"No message {message_id}.")
+    visible_message(message_id)
     db = session()
     notes = db.scalars(select(Note).where(Note.message_id == message_id).order_by(Note.id)).all()
     deliveries = db.scalars(

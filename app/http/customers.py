@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, json, request
 
+from app.auth import caller, requires
 from app.http.profiles import check_customer_id
 from app.problems import InvalidRequest
 from app.store import customers
@@ -30,10 +31,12 @@ def _limit() -> int:
 
 
 @bp.get("/v1/customers/<path:customer_id>/messages")
+@requires("messages:read")
 def customer_messages(customer_id: str) -> Response:
     check_customer_id(customer_id)
     limit = _limit()
-    page = customers.customer_messages(customer_id, limit, request.args.get("cursor") or None)
+    page = customers.customer_messages(customer_id, limit, request.args.get("cursor") or None,
+                                       caller().brands)
     body = {"customer_id": customer_id, "items": page.items, "next_cursor": page.next_cursor}
     response = Response(json.dumps(body), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, json, request
 from sqlalchemy import select
 
 from app import jobs
+from app.auth import caller, requires
 from app.http.body import json_body
 from app.jobs import ingest, state
 from app.jobs.models import BATCH, Job, JobItem
@@ -24,6 +25,7 @@ def _answer(body: dict, status: int = 200) -> Response:
 
 
 @bp.post("/v1/jobs")
+@requires("jobs")
 def create() -> Response:
     config = current_app.config
     if request.mimetype in NDJSON:
@@ -31,11 +33,11 @@ def create() -> Response:
         callback_url = ingest.check_callback_url(request.args.get("callback_url"))
         request.max_content_length = config["JOB_MAX_NDJSON_BYTES"]
         entries = ingest.ndjson_entries(request.stream, config["MAX_CONTENT_LENGTH"])
-        job = ingest.create_job(entries, callback_url)
+        job = ingest.create_job(entries, callback_url, caller().brands)
     else:
         document, _ = json_body()
         listed, callback_url = ingest.json_entries(document)
-        job = ingest.create_job(listed, callback_url)
+        job = ingest.create_job(listed, callback_url, caller().brands)
     jobs.dispatch(job.id)
     response = _answer(state.view(job), 202)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
@@ -44,17 +46,19 @@ def create() -> Response:
 
 def _job(job_id: str) -> Job:
     job = session().get(Job, job_id, populate_existing=True)
-    if job is None or job.kind != BATCH:
+    if job is None or job.kind != BATCH or not caller().may_see_all(job.brands):
         raise NotFound(f"No job {job_id}.")
     return job
 
 
 @bp.get("/v1/jobs/<job_id>")
+@requires("jobs")
 def get(job_id: str) -> Response:
     return _answer(state.view(_job(job_id)))
 
 
 @bp.get("/v1/jobs/<job_id>/items")
+@requires("jobs")
 def items(job_id: str) -> Response:
     _job(job_id)
     cursor = request.args.get("cursor", "")
@@ -79,6 +83,7 @@ def items(job_id: str) -> Response:
 
 
 @bp.delete("/v1/jobs/<job_id>")
+@requires("jobs")
 def cancel(job_id: str) -> Response:
     """Cancels what has not started; what renders now finishes. A finished job stays as it is."""
     job = _job(job_id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, json, send_file
 
+from app.auth import may_see, requires
 from app.channels import email
 from app.jobs import deferred
 from app.problems import NotFound
 from app.store import archive, artifacts
+from app.store.models import Message
 
 bp = Blueprint("messages", __name__)
 
@@ -15,11 +17,17 @@ ARTIFACTS = ("email.html", "email.txt", "email.eml", "page.html", "document.pdf"
 
 
 @bp.get("/v1/messages/<message_id>")
+@requires("messages:read")
 def get_message(message_id: str) -> Response:
+    return Response(json.dumps(visible_message(message_id).document), mimetype="application/json")
+
+
+def visible_message(message_id: str) -> Message:
+    """The message, if it exists and this request's key may see its brand; else 404."""
     message = archive.get_message(message_id)
-    if message is None:
+    if message is None or not may_see(message.brand):
         raise NotFound(f"No message {message_id}.")
-    return Response(json.dumps(message.document), mimetype="application/json")
+    return message
 
 
 def send_artifact(message_id: str, name: str, download_name: str | None = None) -> Response:
@@ -54,5 +62,7 @@ def send_artifact(message_id: str, name: str, download_name: str | None = None) 
 
 
 @bp.get("/v1/messages/<message_id>/<name>")
+@requires("messages:read")
 def get_artifact(message_id: str, name: str) -> Response:
+    visible_message(message_id)
     return send_artifact(message_id, name)

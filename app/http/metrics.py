@@ -8,6 +8,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from app import metrics
+from app.auth import requires
 from app.jobs import state
 from app.jobs.models import Job
 from app.store import session
@@ -35,6 +36,7 @@ class QueueCollector:
 
 
 @bp.get("/metrics")
+@requires("metrics")
 def scrape() -> Response:
     if metrics.multiprocess():
         from prometheus_client import multiprocess

@@ -41,6 +41,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
+        if exc.response is not None:
+            # Already a problem (the rate limiter's 429 with its Retry-After).
+            return exc.response
         return problem_response(_from_http(exc))
 
     @app.errorhandler(Exception)

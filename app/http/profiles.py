@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, json, request
 from pydantic import ValidationError
 
+from app.auth import requires
 from app.http.body import json_body
 from app.problems import FieldError, InvalidRequest, NotFound, Problem, UnsupportedMediaType
 from app.schemas import ProfileFields, field_errors
@@ -98,6 +99,7 @@ def _check_preconditions(current: customers.StoredProfile | None) -> None:
 
 
 @bp.get("/v1/profiles/<path:customer_id>")
+@requires("profiles:read")
 def get_profile(customer_id: str) -> Response:
     profile = customers.get_profile(check_customer_id(customer_id))
     if profile is None:
@@ -110,6 +112,7 @@ def get_profile(customer_id: str) -> Response:
 
 
 @bp.put("/v1/profiles/<path:customer_id>")
+@requires("profiles:write")
 def put_profile(customer_id: str) -> Response:
     check_customer_id(customer_id)
     document, _ = json_body()
@@ -120,6 +123,7 @@ def put_profile(customer_id: str) -> Response:
 
 
 @bp.patch("/v1/profiles/<path:customer_id>")
+@requires("profiles:write")
 def patch_profile(customer_id: str) -> Response:
     check_customer_id(customer_id)
     if request.mimetype not in {MERGE_PATCH, "application/json"}:
@@ -140,6 +144,7 @@ def patch_profile(customer_id: str) -> Response:
 
 
 @bp.delete("/v1/profiles/<path:customer_id>")
+@requires("customers:erase")
 def delete_profile(customer_id: str) -> Response:
     check_customer_id(customer_id)
     _check_preconditions(customers.get_profile(customer_id))

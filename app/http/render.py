@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, current_app, json, request
 
+from app.auth import caller, check_brand, requires
 from app.http.body import json_body
 from app.pipeline import render_message
+from app.problems import InvalidRequest
 from app.store import idempotency, session
 
 bp = Blueprint("render", __name__)
+
+# A structured-field string (RFC 8941): printable ASCII, capped so the stored key fits.
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")
 
 
 def _created(answer: dict, status: int = 201, replayed: bool = False) -> Response:
@@ -28,12 +35,19 @@ def _prefers_async() -> bool:
 
 
 @bp.post("/v1/render")
+@requires("render")
 def render() -> Response:
     document, raw = json_body()
+    check_brand(document.get("brand") if isinstance(document, dict) else None)
     key = request.headers.get("Idempotency-Key")
     defer_pdf = _prefers_async()
     if key is None:
         return _created(render_message(document, defer_pdf=defer_pdf))
+    # Keys are the caller's own: another caller's same key is another key. Keys of one
+    # caller share its name, so a retry survives a key rotation.
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidRequest.at("Idempotency-Key", "must be 1 to 128 printable ASCII characters")
+    key = f"{caller().name}/{key}"
 
     config = current_app.config
     db = session()

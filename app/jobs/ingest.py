@@ -19,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.jobs import state
 from app.jobs.models import BATCH, ITEM_FAILED, ITEM_QUEUED, QUEUED, RECEIVING, Job, JobItem
-from app.problems import BodyTooLarge, InvalidRequest, MalformedJSON, Problem
+from app.problems import BodyTooLarge, BrandNotAllowed, InvalidRequest, MalformedJSON, Problem
 from app.store import session
 from app.store.ids import new_id
 
@@ -113,12 +113,25 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def create_job(entries: Iterable[Entry], callback_url: str | None = None) -> Job:
+def within_brands(entries: Iterable[Entry], brands: frozenset[str]) -> Iterator[Entry]:
+    """Entries for a brand outside `brands` fail alone, before anything renders them."""
+    for item, problem in entries:
+        brand = item.get("brand") if item is not None else None
+        if problem is None and isinstance(brand, str) and brand not in brands:
+            problem = BrandNotAllowed(f"This key may not render for brand '{brand}'.")
+        yield item, problem
+
+
+def create_job(entries: Iterable[Entry], callback_url: str | None = None,
+               brands: frozenset[str] | None = None) -> Job:
     """Write the job and its items; answer the job, `queued` (or already finished when every
-    line failed). On any error the partial job is removed and the error raised."""
+    line failed). On any error the partial job is removed and the error raised. `brands`: the
+    poster's (None: every brand)."""
     db = session()
+    if brands is not None:
+        entries = within_brands(entries, brands)
     job = Job(id=new_id("job"), kind=BATCH, status=RECEIVING, callback_url=callback_url,
-              created_at=state.utcnow())
+              brands=sorted(brands) if brands is not None else None, created_at=state.utcnow())
     db.add(job)
     db.commit()
     total = failed = 0

@@ -38,6 +38,9 @@ class Job(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     cancelled: Mapped[int] = mapped_column(Integer, default=0)
     callback_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # The brands of the API key that posted it (app/auth): its items render only for them and
+    # only keys bound to them see it. None: posted by a key bound to no brand.
+    brands: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     # Celery: every item has been sent to the broker (a web process that died while sending
     # leaves this false, and a worker sends the rest when it starts).
     dispatched: Mapped[bool] = mapped_column(Boolean, default=False)

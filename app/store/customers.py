@@ -144,8 +144,10 @@ def _read_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidRequest.at("cursor", "is not a cursor this service gave") from None
 
 
-def customer_messages(customer_id: str, limit: int, cursor: str | None = None) -> Page:
-    """The customer's messages, newest first, `limit` a page, each with what happened since."""
+def customer_messages(customer_id: str, limit: int, cursor: str | None = None,
+                      brands: frozenset[str] | None = None) -> Page:
+    """The customer's messages, newest first, `limit` a page, each with what happened since;
+    only those of `brands` when given."""
     db = session()
     query = (
         select(Message.id, Message.type, Message.brand, Message.locale, Message.reference,
@@ -154,6 +156,8 @@ def customer_messages(customer_id: str, limit: int, cursor: str | None = None) -
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit + 1)
     )
+    if brands is not None:
+        query = query.where(Message.brand.in_(sorted(brands)))
     if cursor:
         created, message_id = _read_cursor(cursor)
         # Stored naive on SQLite (UTC) and aware on PostgreSQL: compare like with like.

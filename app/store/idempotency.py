@@ -35,6 +35,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def scoped(caller: str, key: str) -> str:
+    """The key as stored: each caller's keys are its own (keys of one caller share its name,
+    so a retry survives a key rotation)."""
+    return f"{caller}/{key}"
+
+
 def claim(db: Session, key: str, request_hash: str, ttl: int, lock_timeout: int,
           now: datetime | None = None) -> IdempotencyKey | None:
     """Claim `key` for this request: None when claimed, the stored row to replay otherwise."""
