@@ -49,12 +49,15 @@ def test_is_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["paths"]
 
 
+OPERATOR_PATHS = {"/healthz", "/readyz", "/metrics"}
+
+
 def test_every_v1_route_is_documented(client: FlaskClient, document: dict[str, Any]) -> None:
     documented = {_shape(path): {method.upper() for method in operations if method in HTTP_METHODS}
                   for path, operations in document["paths"].items()}
     served = {}
     for rule in client.application.url_map.iter_rules():
-        if rule.rule.startswith("/v1/"):
+        if rule.rule.startswith("/v1/") or rule.rule in OPERATOR_PATHS:
             methods = (rule.methods or set()) - {"HEAD", "OPTIONS"}
             served.setdefault(_shape(rule.rule), set()).update(methods)
     assert {"/v1/render", "/v1/messages/{}", "/v1/messages/{}/{}"} <= set(served)

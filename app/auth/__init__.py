@@ -26,8 +26,8 @@ from app.auth.keys import SCOPES, Caller
 from app.problems import BrandNotAllowed, Forbidden, NotFound, RateLimited, Unauthorized
 from app.store import session
 
-__all__ = ["SCOPES", "Caller", "caller", "ensure_dev_key", "init_app", "may_see", "requires",
-           "visible"]
+__all__ = ["SCOPES", "Caller", "caller", "check_brand", "ensure_dev_key", "init_app", "may_see",
+           "required_scope", "requires", "visible"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,7 +121,9 @@ def _unlimited() -> bool:
 
 
 def _breached(limit: RequestLimit) -> Response:
-    retry_after = max(1, limit.reset_at - int(datetime.now(UTC).timestamp()))
+    # Whole seconds until the window lets one more in, never past the window's own length.
+    retry_after = min(max(1, limit.reset_at - int(datetime.now(UTC).timestamp())),
+                      limit.limit.get_expiry())
     problem = RateLimited(f"Over this key's rate limit of {limit.limit}; try again in {retry_after} s.",
                           headers={"Retry-After": str(retry_after)})
     response = Response(json.dumps(problem.as_dict()), status=429, mimetype="application/problem+json")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from functools import cache
+import re
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
 from pydantic.json_schema import models_json_schema
+from werkzeug.exceptions import HTTPException
 
+from app.auth import required_scope
 from app.http import openapi_customers, openapi_jobs
 from app.schemas import AppointmentRequest, BillRequest, InvoiceRequest, ProfileFields, Recipient
 from app.webhooks import openapi as openapi_webhooks
@@ -80,7 +82,10 @@ def _problem_responses(*codes: int) -> dict[str, Any]:
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for code, description in {
-            400: "Malformed JSON", 404: "Not found", 409: "Idempotency key in flight",
+            400: "Malformed JSON", 401: "No API key, or an unknown, revoked or expired one "
+            "(WWW-Authenticate: Bearer)", 403: "The key lacks the operation's scope (named in "
+            "`scope`), or may not render for the request's brand", 404: "Not found",
+            409: "Idempotency key in flight", 429: "Over the key's rate limit (Retry-After)",
             412: "If-Match or If-None-Match does not hold",
             413: "Body over the limit", 415: "Not JSON", 422: "A field is missing or wrong",
         }.items()
@@ -88,8 +93,42 @@ def _problem_responses(*codes: int) -> dict[str, Any]:
     }
 
 
-@cache
-def document() -> dict[str, Any]:
+def document(app: Flask | None = None) -> dict[str, Any]:
+    """The served document: the contract, with each operation's key and scope from its view."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    secured = app.extensions.get("touchpoint.openapi")
+    if secured is None:
+        secured = app.extensions["touchpoint.openapi"] = _secured(_contract(), app)
+    return secured
+
+
+def _secured(contract: dict[str, Any], app: Flask) -> dict[str, Any]:
+    """Mark each operation with the scope its view declares (`@requires`), read from the
+    routes themselves so the document cannot drift from what is enforced."""
+    adapter = app.url_map.bind("openapi.invalid")
+    for path, operations in contract["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        for method, operation in operations.items():
+            try:
+                endpoint, _ = adapter.match(concrete, method=method.upper())
+            except HTTPException:
+                continue
+            scope = required_scope(app.view_functions.get(endpoint))
+            if scope is None:
+                continue
+            operation["security"] = [{"bearer": [scope]}]
+            operation["x-scope"] = scope
+            operation["responses"].update(_problem_responses(401, 403, 429))
+    contract["components"]["securitySchemes"] = {"bearer": {
+        "type": "http", "scheme": "bearer", "description": (
+            "An API key (`tp_live_…` or `tp_test_…`) from `flask --app app keys create`. Each "
+            "operation names the scope it needs; a key bound to brands renders only for them, "
+            "and another brand's messages, artifacts and jobs answer 404."),
+    }}
+    return contract
+
+
+def _contract() -> dict[str, Any]:
     _, schemas = models_json_schema(
         [(model, "validation") for model in
          (AppointmentRequest, InvoiceRequest, BillRequest, Recipient, ProfileFields)],
@@ -153,10 +192,27 @@ def document() -> dict[str, Any]:
             **openapi_customers.paths(_problem_responses),
             **openapi_jobs.paths(_problem_responses),
             "/v1/messages/{id}/activity": openapi_webhooks.activity_path(_problem_responses(404)),
+            **_operator_paths(),
         },
         # What the service POSTs to an appointment's `callback_url` (Standard Webhooks).
         "webhooks": {**openapi_webhooks.webhooks(), **openapi_jobs.webhooks()},
         "components": {"schemas": components},
+    }
+
+
+def _operator_paths() -> dict[str, Any]:
+    status = {"application/json": {"schema": {"type": "object"}}}
+    return {
+        "/healthz": {"get": {"summary": "Liveness: the process answers (no key needed)",
+                             "responses": {"200": {"description": "Alive", "content": status}}}},
+        "/readyz": {"get": {
+            "summary": "Readiness: database, artifact folder and (with Celery) broker (no key needed)",
+            "responses": {"200": {"description": "Ready", "content": status},
+                          "503": {"description": "Not ready; `checks` names what failed",
+                                  "content": status}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics",
+                             "responses": {"200": {"description": "Prometheus text format",
+                                                   "content": {"text/plain": {}}}}}},
     }
 
 
