@@ -17,7 +17,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(config.load(test_config))
 
-    from app import auth, brands, cli, http, jobs, store, templating, webhooks
+    from app import auth, brands, cli, http, jobs, retention, store, templating, webhooks
 
     store.init_app(app)
     # Before every other part that answers requests: /v1 needs a key.
@@ -29,4 +29,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     webhooks.init_app(app)
     # Render jobs: the embedded runner (started here when serving) or the Celery sender.
     jobs.init_app(app)
+    retention.init_app(app)
     return app

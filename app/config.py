@@ -32,6 +32,9 @@ ENV_KEYS = (
     "SCHEMA_AUTO_UPGRADE",
     "RATE_LIMIT",
     "RATE_LIMIT_STORAGE_URI",
+    "RETENTION_DAYS",
+    "JOB_RETENTION_DAYS",
+    "WEBHOOK_RETENTION_DAYS",
 )
 
 
@@ -141,6 +144,12 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         # RATE_LIMIT_STORAGE_URI=redis://… so that every worker and machine shares the count.
         "RATE_LIMIT": "6000/minute",
         "RATE_LIMIT_STORAGE_URI": "memory://",
+        # Retention (app/retention.py, `flask purge`, daily in the background process): messages
+        # with their files and appointments live as long as their links (WEB_LINK_MAX_AGE),
+        # finished jobs and ended webhook deliveries a month.
+        "RETENTION_DAYS": 400,
+        "JOB_RETENTION_DAYS": 30,
+        "WEBHOOK_RETENTION_DAYS": 30,
         # The key `make run` makes on its first start, with every scope (development only).
         "DEV_API_KEY_FILE": str(var_dir / "dev-api-key"),
         # A GET of a PDF still rendering (Prefer: respond-async) waits this long, then 202.
@@ -155,7 +164,8 @@ def _coerce(key: str, value: str) -> Any:
     if key == "SECRET_KEY_FALLBACKS":
         # Old keys, comma-separated: links they signed keep working while they rotate out.
         return [part.strip() for part in value.split(",") if part.strip()]
-    if key in {"MAX_CONTENT_LENGTH", "JOB_WORKERS", "JOB_CHUNK_SIZE"}:
+    if key in {"MAX_CONTENT_LENGTH", "JOB_WORKERS", "JOB_CHUNK_SIZE", "RETENTION_DAYS", "JOB_RETENTION_DAYS",
+               "WEBHOOK_RETENTION_DAYS"}:
         return int(value)
     if key == "JOB_RUNNER":
         return value.strip().lower() in {"1", "true", "yes", "on"}
