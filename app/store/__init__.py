@@ -49,7 +49,11 @@ def engine_for(url: str) -> Engine:
 
 def init_app(app: Flask) -> None:
     engine = engine_for(app.config["DATABASE_URL"])
-    problem = _prepare_schema(app, engine)
+    try:
+        problem = _prepare_schema(app, engine)
+    except BaseException:
+        engine.dispose()  # a refused start leaves no connection open behind it
+        raise
     app.extensions["touchpoint.db"] = (
         sessionmaker(engine, expire_on_commit=False) if problem is None else _refuse(problem)
     )

@@ -8,23 +8,27 @@ What `upgrade` does, decided and done while it holds the schema lock:
   one step instead of replaying history (the Alembic cookbook's pattern, and what the test
   suite's hundreds of fresh databases take);
 - tables but no `alembic_version`: a database `create_all` made before there were migrations,
-  which is the baseline schema: stamp `0001_baseline`, then upgrade;
+  which is the baseline schema: stamp `0001_baseline`, then upgrade (or, when it already
+  matches the models, stamp head);
 - otherwise: upgrade to head (nothing to do, the usual case, costs one query).
 
 The lock makes two processes starting at once take turns: the second waits, then finds the
 database at head. PostgreSQL: a transaction-level advisory lock (per schema, so databases in
-other schemas do not wait), and the DDL is transactional. SQLite: BEGIN EXCLUSIVE, and the work
-runs in that transaction, so a crash half-way leaves the file as it was.
+other schemas do not wait), and the DDL is transactional. SQLite: an flock on a file next to the
+database, then BEGIN EXCLUSIVE with the work inside that transaction, so a crash half-way leaves
+the file as it was.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -47,6 +51,7 @@ def target_metadata() -> MetaData:
     """Every table of the service: the store's own and those of the parts with their models."""
     # Imported for their side effect: each module adds its tables to Base.metadata.
     from app.appointments import models as _appointments  # noqa: F401
+    from app.auth import models as _auth  # noqa: F401
     from app.jobs import models as _jobs  # noqa: F401
     from app.webhooks import models as _webhooks  # noqa: F401
 
@@ -76,7 +81,7 @@ def alembic_config(connection: Connection) -> Config:
 @contextmanager
 def locked(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction no other process's `locked` runs beside; committed at the end."""
-    with engine.connect() as connection:
+    with _file_lock(engine), engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             yield from _sqlite_locked(connection)
         else:
@@ -87,6 +92,23 @@ def locked(engine: Engine) -> Iterator[Connection]:
                 )
             yield connection
             connection.commit()
+
+
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """SQLite: an flock on `<database>.lock`, taken before this process's first connection.
+
+    BEGIN EXCLUSIVE alone is not enough: each new connection first switches the file to WAL
+    (engine_for), and on a brand-new file that switch fails at once ("database is locked",
+    no busy wait) while another process holds its exclusive transaction.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def _sqlite_locked(connection: Connection) -> Iterator[Connection]:
@@ -126,9 +148,16 @@ def _bring_to(connection: Connection, revision: str) -> None:
         MigrationContext.configure(connection).stamp(script_directory(), "head")
         return
     if tables and "alembic_version" not in tables:
-        MigrationContext.configure(connection).stamp(script_directory(), BASELINE)
+        MigrationContext.configure(connection).stamp(script_directory(), _recognise(connection))
     if current(connection) != head() or revision != "head":
         command.upgrade(alembic_config(connection), revision)
+
+
+def _recognise(connection: Connection) -> str:
+    """The revision of a database create_all made (no alembic_version): head when it already
+    matches the models (made by a tree between two revisions' commits), else the baseline."""
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return "head" if not compare_metadata(context, target_metadata()) else BASELINE
 
 
 def check(engine: Engine) -> None:
