@@ -24,7 +24,7 @@ from app.auth.models import ApiKey
 from app.jobs.models import Job
 from app.store import session
 from app.store.models import Message, Profile
-from tests.conftest import add_key, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, add_key, load_fixture, make_app
 
 BEARER = re.compile(r'^Bearer realm="touchpoint"')
 
@@ -317,3 +317,21 @@ def test_openapi_declares_the_bearer_scheme_and_each_scope(app: Flask, client: F
         operation = shapes[shape][method.lower()]
         assert operation["security"] == [{"bearer": [scope]}], (method, path)
         assert {"401", "403", "429"} <= set(operation["responses"])
+
+
+@pytest.mark.broker
+def test_on_redis_every_process_shares_a_keys_window(tmp_path: Any) -> None:
+    """Two apps (two workers, or two machines) on one Redis count one window per key."""
+    database = f"sqlite:///{tmp_path / 'shared.db'}"
+    config = {"TESTING": True, "SECRET_KEY": "test-secret-key", "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+              "DATABASE_URL": database, "ARTIFACT_DIR": str(tmp_path / "artifacts"),
+              "RATE_LIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15"}
+    first = make_app(config)
+    second = make_app(config)
+    key = add_key(first, rate_limit="4/minute")
+    one, two = first.test_client(key=key), second.test_client(key=key)
+    assert [client.get("/v1/profiles/c-1").status_code for client in (one, two, one, two)] == [404] * 4
+    assert_problem(two.get("/v1/profiles/c-1"), 429)
+    assert_problem(one.get("/v1/profiles/c-1"), 429)
+    for application in (first, second):
+        application.extensions["touchpoint.engine"].dispose()
