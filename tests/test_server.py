@@ -266,6 +266,14 @@ def test_the_runners_run_once_in_the_background_process(server: Server) -> None:
     assert len(pool) == JOB_WORKERS
 
 
+def test_the_background_process_runs_the_retention_purge(server: Server) -> None:
+    # At start (then daily): on a fresh var folder there is nothing past its age.
+    line = wait_for(lambda: next((line for line in server.log_lines()
+                                  if line.get("msg", "").startswith("retention: purged")), None),
+                    "the retention pass in the log")
+    assert line["msg"] == "retention: purged nothing"
+
+
 def test_a_deferred_pdf_is_laid_out_by_the_background_runner(server: Server) -> None:
     status, headers, body = server.request("POST", "/v1/render", fixture("invoice/capsules-nl"),
                                            headers={"Prefer": "respond-async"})

@@ -6,6 +6,7 @@
                  the Celery sender, which sends what a web process could not
     webhooks  -> the webhook runner (WEBHOOK_RUNNER)
     wake      -> a Unix socket the web processes wake both through (wake.py)
+    retention -> the purge of what is past its age (app/retention.py), at start and daily
 
 SIGTERM or SIGINT: the job runner stops claiming, lets what its pool is rendering finish and
 gives back what had not started; then the process exits 0. It exits 1 if a runner dies, so
@@ -18,16 +19,19 @@ import logging
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from flask import Flask
 
-from app import create_app, jobs, logs
+from app import create_app, jobs, logs, retention
 from app.serve import wake
+from app.store import session
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
+PURGE_EVERY = 24 * 3600.0
 
 
 def runners(app: Flask) -> dict[str, Any]:
@@ -54,16 +58,30 @@ def serve(app: Flask, stopped: threading.Event) -> int:
     log.info("background: running %s", ", ".join(f"{name} ({type(runner).__name__})"
                                                  for name, runner in running.items()) or "nothing")
     died = []
+    next_purge = time.monotonic()
     while not stopped.wait(CHECK_SECONDS):
         died = [name for name, runner in running.items() if not runner.running]
         if died:
             log.error("background: the %s runner stopped; stopping the service", ", ".join(died))
             break
+        if time.monotonic() >= next_purge:
+            _purge(app)
+            next_purge = time.monotonic() + PURGE_EVERY
     listener.stop()
     for name, runner in running.items():
         log.info("background: stopping %s (what is in flight finishes)", name)
         runner.stop()
     return 1 if died else 0
+
+
+def _purge(app: Flask) -> None:
+    """One retention pass; a failure is logged and tried again the next day."""
+    try:
+        with app.app_context():
+            purged = retention.purge(session())
+        log.info("retention: purged %s", purged.summary() or "nothing")
+    except Exception:
+        log.exception("retention: the purge failed; it runs again in a day")
 
 
 def main() -> int:
