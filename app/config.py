@@ -66,6 +66,8 @@ def defaults(var_dir: Path) -> dict[str, Any]:
     return {
         # Unset: http://127.0.0.1:<PORT> in development; production refuses to start without it.
         "PUBLIC_BASE_URL": None,
+        # Where the generated defaults live (TOUCHPOINT_VAR_DIR), and the background socket.
+        "VAR_DIR": str(var_dir),
         # development (the default) or production, where load() checks what must be set.
         "TOUCHPOINT_ENV": "development",
         # The production server (app/serve): where it listens, how many processes (default:
@@ -199,7 +201,6 @@ def load(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         if key in os.environ:
             settings[key] = _coerce(key, os.environ[key])
     settings.update(test_config or {})
-    settings["VAR_DIR"] = str(var_dir)
     problems = check(settings)
     if problems:
         raise ConfigError(problems)

@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
+from app.serve import wake
 from app.webhooks.delivery import Report, backoff, deliver_due
 from app.webhooks.models import WebhookDelivery
 from tests.appointments import actions, appointment, open_form, render, share_templates, submit
@@ -290,21 +291,29 @@ def test_the_cli_delivers_what_is_due(app: Flask, client: FlaskClient, receiver:
     assert len(receiver.received) == 1
 
 
-def test_the_web_process_delivers_in_the_background(tmp_path: Path, receiver: Receiver) -> None:
-    # Not under TESTING: the app starts its runner, which a queued webhook wakes at once
-    # (the poll interval here is an hour, so only the wake-up can deliver it).
+def test_the_background_process_delivers_when_a_web_process_wakes_it(tmp_path: Path,
+                                                                     receiver: Receiver) -> None:
+    # As `make run` runs them (app/serve): a web app that runs no runner, and the background
+    # process's runner, woken through its socket in the var folder at once (the poll interval
+    # here is an hour, so only the wake-up can deliver it).
     config = _config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}") | {
-        "TESTING": False, "WEBHOOK_POLL_INTERVAL": 3600.0}
-    app = configure(make_app(config))
-    runner = app.extensions["touchpoint.webhooks"]
+        "TESTING": False, "WEBHOOK_POLL_INTERVAL": 3600.0, "VAR_DIR": str(tmp_path)}
+    web = configure(make_app(config))
+    background = configure(make_app(config))
+    assert not web.extensions["touchpoint.webhooks"].running  # a WSGI app starts none itself
+    runner = background.extensions["touchpoint.webhooks"]
+    listener = wake.Listener(background.config, {"webhooks": runner.wake})
+    listener.start()
+    runner.start()
     try:
-        assert runner.running
-        customer_reschedules(app.test_client(), receiver.url)
+        customer_reschedules(web.test_client(), receiver.url)
         assert receiver.arrived.wait(timeout=30), "the runner did not deliver"
         assert signature_holds(receiver.received[0])
     finally:
+        listener.stop()
         runner.stop()
-        app.extensions["touchpoint.engine"].dispose()
+        for app in (web, background):
+            app.extensions["touchpoint.engine"].dispose()
     assert not runner.running
 
 
