@@ -29,6 +29,7 @@ from flask import Flask
 
 from app import create_app
 from app.config import ConfigError
+from app.store.schema import SchemaNotCurrent
 
 # Beyond the graceful timeout, how long to wait before a child that does not stop is killed.
 KILL_MARGIN = 10.0
@@ -44,6 +45,9 @@ def main() -> int:
     except ConfigError as error:
         for problem in error.problems:
             print(f"touchpoint: cannot start: {problem}", file=sys.stderr)
+        return 2
+    except SchemaNotCurrent as problem:  # SCHEMA_AUTO_UPGRADE=false and a deploy step missed
+        print(f"touchpoint: cannot start: {problem}", file=sys.stderr)
         return 2
     _announce_dev_key(app)
     environment = child_environment(app.config)
