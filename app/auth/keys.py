@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey
 from app.store.models import utcnow
+
+log = logging.getLogger(__name__)
 
 SCOPES = ("render", "jobs", "messages:read", "profiles:read", "profiles:write", "customers:erase",
           "metrics")
@@ -101,11 +105,21 @@ def authenticate(db: Session, key: str, now: datetime) -> Caller:
     if row.expires_at is not None and _aware(row.expires_at) <= now:
         raise Refused("expired key")
     if row.last_used_at is None or _aware(row.last_used_at) < now - LAST_USED_RESOLUTION:
-        db.execute(update(ApiKey).where(ApiKey.prefix == row.prefix).values(last_used_at=now))
-        db.commit()
+        _note_use(db, row.prefix, now)
     return Caller(prefix=row.prefix, name=row.name, scopes=frozenset(row.scopes),
                   brands=frozenset(row.brands) if row.brands is not None else None,
                   rate_limit=row.rate_limit)
+
+
+def _note_use(db: Session, prefix: str, now: datetime) -> None:
+    """last_used_at, in a transaction of its own: the request's own stays the request's. A
+    failure here is logged, never the caller's problem."""
+    try:
+        with db.get_bind().connect() as connection:
+            connection.execute(update(ApiKey).where(ApiKey.prefix == prefix).values(last_used_at=now))
+            connection.commit()
+    except SQLAlchemyError:
+        log.warning("could not note the use of key %s", prefix, exc_info=True)
 
 
 def listed(db: Session) -> list[ApiKey]:
