@@ -48,12 +48,12 @@ from app import create_app
 from app.jobs import ingest, runner
 from app.jobs.embedded import EmbeddedRunner, rss_bytes
 from app.jobs.models import Job
+from bench.proc import cpu_seconds, machine_ticks
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "bill" / "electricity-nl.json"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0")
-TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 TARGET = 10_000
 
@@ -64,24 +64,6 @@ def bills(count: int) -> list[dict[str, Any]]:
 
 
 # Measuring processes (Linux /proc).
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine, every process's (/proc/stat)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return sum(fields) - idle, sum(fields)
-
 
 def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / max(after[1] - before[1], 1)

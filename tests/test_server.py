@@ -16,13 +16,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.jobs import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -34,17 +35,6 @@ STAGES = ["validate", "enrich", "personalise", "compose", "draw", "render", "sto
 # What the service's environment may carry that would point the server elsewhere.
 INHERITED = ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "SECRET_KEY", "TOUCHPOINT_ENV",
              "PROMETHEUS_MULTIPROC_DIR", "CELERY_BROKER_URL", "JOB_RUNNER", "WEBHOOK_RUNNER")
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = PATIENCE) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 def free_port() -> int:
