@@ -316,12 +316,22 @@ def test_sigterm_mid_render_finishes_it_and_stores_nothing_by_half(server: Serve
     message = json.loads(answer.read())["id"]
     connection.close()
     assert server.process.wait(PATIENCE) == 0, server.log.read_text()[-3000:]
-    assert not [pid for pid in everyone if Path(f"/proc/{pid}").exists()], "a process outlived the launcher"
+    assert not [everyone[pid][1] for pid in everyone if alive(pid)], "a process outlived the launcher"
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", server.port), timeout=5)
     assert_nothing_half_stored(server.var_dir)
     stored = stored_artifacts(server.var_dir)
     assert {"email.html", "document.pdf"} <= stored[message]
+
+
+def alive(pid: int) -> bool:
+    """Running, or able to run. A zombie has exited: it waits only for its parent (here the
+    container's init, which may reap late) to collect its status."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def stored_artifacts(var_dir: Path) -> dict[str, set[str]]:
