@@ -87,13 +87,19 @@ def answer(
 
 
 @pytest.fixture(scope="module")
-def contexts(chromium: Browser) -> Iterator[dict[str, BrowserContext]]:
-    """One browser context per device, shared by the module; each test opens its own page."""
+def contexts(chromium: Browser, live: tuple[Flask, str]) -> Iterator[dict[str, BrowserContext]]:
+    """One browser context per device, shared by the module; each test opens its own page.
+
+    The web page opens as a customer opens it, with no key. The email's HTML is fetched from
+    the API (`email.html`), which takes the app's key; its images load from `/assets/`, open
+    to anyone, as in a mail client.
+    """
     phone = dict(device_scale_factor=2, is_mobile=True, has_touch=True)
+    api = {"extra_http_headers": {"Authorization": f"Bearer {live[0].config['TEST_API_KEY']}"}}
     opened = {
         "phone": chromium.new_context(viewport=PHONE, **phone),
-        "email_phone": chromium.new_context(viewport=EMAIL_PHONE, **phone),
-        "email_desktop": chromium.new_context(viewport=EMAIL_DESKTOP),
+        "email_phone": chromium.new_context(viewport=EMAIL_PHONE, **phone, **api),
+        "email_desktop": chromium.new_context(viewport=EMAIL_DESKTOP, **api),
     }
     yield opened
     for context in opened.values():
