@@ -1,9 +1,14 @@
 """Everything the store keeps per customer: the profile, the archive by customer, erasure.
 
 Profiles live in the same database as the archive (table `profiles`), as validated JSON. Each
-version has an ETag (a hash of its canonical JSON) for conditional requests. Erasure removes
-the profile, every archived message of the customer with its events and artifact files, and
-the idempotency answers that repeat those messages.
+version has an ETag (a hash of its canonical JSON) for conditional requests; a conditional
+write is one conditional statement (`UPDATE … WHERE etag = ?`, or an INSERT the primary key
+refuses), so of writers racing on one ETag exactly one wins, on SQLite as on PostgreSQL.
+
+Erasure removes every copy of the customer: the profile, every archived message with its
+events (clicks, actions), offers shown, artifact files and idempotency answers, the
+appointments they hold with their history, booked slots and views, the webhook deliveries
+about them, and the inputs of job items that rendered for them.
 """
 
 from __future__ import annotations
@@ -17,13 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, event, insert, select, tuple_
+from sqlalchemy import Connection, bindparam, delete, event, insert, null, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapper
 
+from app.appointments.models import Appointment, AppointmentChange, AppointmentMessage, SlotBooking
+from app.jobs.models import JobItem
 from app.problems import InvalidRequest
 from app.store import artifacts, session
 from app.store.models import Artifact, IdempotencyKey, Message, Note, OfferShown, Profile, utcnow
+from app.webhooks.models import WebhookDelivery
 
 # Deletes and lookups by id go in chunks: SQLite allows a limited number of bound values.
 CHUNK = 500
@@ -101,13 +109,19 @@ class Erased:
 
 
 def erase_customer(customer_id: str) -> Erased:
-    """Remove the profile and every archived message of the customer, files included."""
+    """Remove every copy of the customer's data, files included, in one transaction."""
     db = session()
     message_ids = list(db.scalars(select(Message.id).where(Message.customer_id == customer_id)))
     had_profile = db.execute(delete(Profile).where(Profile.customer_id == customer_id)).rowcount > 0
+    _erase_appointments(customer_id)
+    db.execute(delete(OfferShown).where(OfferShown.customer_id == customer_id))
+    _erase_job_inputs(customer_id, message_ids)
     for start in range(0, len(message_ids), CHUNK):
         chunk = message_ids[start:start + CHUNK]
         # Explicit, not left to ON DELETE CASCADE: every backend, whatever its foreign-key setting.
+        db.execute(delete(WebhookDelivery).where(WebhookDelivery.message_id.in_(chunk)))
+        db.execute(delete(WebhookDelivery).where(WebhookDelivery.result_message_id.in_(chunk)))
+        db.execute(delete(AppointmentMessage).where(AppointmentMessage.message_id.in_(chunk)))
         db.execute(delete(Note).where(Note.message_id.in_(chunk)))
         db.execute(delete(Artifact).where(Artifact.message_id.in_(chunk)))
         db.execute(delete(IdempotencyKey).where(IdempotencyKey.message_id.in_(chunk)))
@@ -119,6 +133,30 @@ def erase_customer(customer_id: str) -> Erased:
     for message_id in message_ids:
         store.discard_message(message_id)
     return Erased(had_profile, len(message_ids))
+
+
+def _erase_appointments(customer_id: str) -> None:
+    """The customer's appointments: their state, history, booked slots and the views of them."""
+    db = session()
+    held = list(db.execute(select(Appointment.brand, Appointment.appointment_id)
+                           .where(Appointment.customer_id == customer_id)))
+    for start in range(0, len(held), CHUNK):
+        keys = [tuple(row) for row in held[start:start + CHUNK]]
+        for table in (AppointmentChange, AppointmentMessage, SlotBooking, Appointment):
+            db.execute(delete(table).where(tuple_(table.brand, table.appointment_id).in_(keys)))
+
+
+def _erase_job_inputs(customer_id: str, message_ids: list[str]) -> None:
+    """Job items keep their request (the recipient's name, address, ...) until the job is
+    purged: an erased customer's go now. The items stay, without input, so a job's counts hold;
+    one still queued then fails as a line that is not a request."""
+    db = session()
+    recipient = JobItem.request[("recipient", "customer_id")].as_string()
+    scrub = {"request": null(), "reference": None}
+    db.execute(update(JobItem).where(recipient == customer_id).values(scrub))
+    for start in range(0, len(message_ids), CHUNK):
+        chunk = message_ids[start:start + CHUNK]
+        db.execute(update(JobItem).where(JobItem.message_id.in_(chunk)).values(scrub))
 
 
 # --------------------------------------------------------------------------- the archive
