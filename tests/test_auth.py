@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import limits.storage.memory
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -335,3 +337,18 @@ def test_on_redis_every_process_shares_a_keys_window(tmp_path: Any) -> None:
     assert_problem(one.get("/v1/profiles/c-1"), 429)
     for application in (first, second):
         application.extensions["touchpoint.engine"].dispose()
+
+
+def test_counting_in_memory_starts_no_thread_per_request(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library's memory storage starts a Timer thread per hit; ours prunes inline."""
+    started: list[object] = []
+
+    class CountedTimer(threading.Timer):
+        def start(self) -> None:
+            started.append(self)
+            super().start()
+
+    monkeypatch.setattr(limits.storage.memory.threading, "Timer", CountedTimer)
+    client = app.test_client(key=add_key(app, rate_limit="5/minute"))
+    assert [client.get("/v1/profiles/c-1").status_code for _ in range(6)] == [404] * 5 + [429]
+    assert started == []

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, json, request
 from flask_limiter import Limiter, RequestLimit
 
-from app.auth import cli, keys
+from app.auth import cli, keys, ratelimits
 from app.auth.keys import SCOPES, Caller
 from app.problems import BrandNotAllowed, Forbidden, NotFound, RateLimited, Unauthorized
 from app.store import session
@@ -157,7 +157,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_authenticate)
     # After _authenticate (before_request functions run in the order they were added).
     limiter = Limiter(
-        _rate_key, app=app, storage_uri=app.config["RATE_LIMIT_STORAGE_URI"],
+        _rate_key, app=app, storage_uri=ratelimits.storage_uri(app.config["RATE_LIMIT_STORAGE_URI"]),
         application_limits=[_rate_limit], application_limits_exempt_when=_unlimited,
         on_breach=_breached, strategy="moving-window", key_prefix="touchpoint",
     )
