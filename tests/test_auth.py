@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -352,3 +353,29 @@ def test_counting_in_memory_starts_no_thread_per_request(app: Flask, monkeypatch
     client = app.test_client(key=add_key(app, rate_limit="5/minute"))
     assert [client.get("/v1/profiles/c-1").status_code for _ in range(6)] == [404] * 5 + [429]
     assert started == []
+
+
+def test_a_key_revoked_by_another_process_stops_within_the_cache_time(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = add_key(app)
+    client = app.test_client(key=key)
+    assert client.get("/v1/profiles/c-1").status_code == 404
+    # Revoked in the database, as `keys revoke` on another machine does.
+    with app.app_context():
+        keys.revoke(session(), key[:16])
+        session().commit()
+    assert client.get("/v1/profiles/c-1").status_code == 404  # still trusted, for a moment
+    later = time.monotonic() + app.config["AUTH_CACHE_SECONDS"] + 0.1
+    monkeypatch.setattr(keys.time, "monotonic", lambda: later)
+    assert_problem(client.get("/v1/profiles/c-1"), 401)
+
+
+def test_a_remembered_key_still_expires_on_time() -> None:
+    recent = keys.Recent(seconds=60)
+    now = datetime.now(UTC)
+    caller = keys.Caller(prefix="tp_test_00000000", name="x", scopes=frozenset(SCOPES), brands=None,
+                         rate_limit=None, expires_at=now + timedelta(seconds=1))
+    recent.put("the-key", caller)
+    assert recent.get("the-key", now) == caller
+    assert recent.get("the-key", now + timedelta(seconds=1)) is None
+    assert recent.get("another-key", now) is None

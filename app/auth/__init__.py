@@ -30,6 +30,7 @@ __all__ = ["SCOPES", "Caller", "caller", "check_brand", "ensure_dev_key", "init_
            "required_scope", "requires", "visible"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+RECENT = "touchpoint.keys"
 
 
 def requires(scope: str) -> Callable[[F], F]:
@@ -89,11 +90,7 @@ def _authenticate() -> None:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("This call needs an API key: Authorization: Bearer <key>.")
-    try:
-        g.caller = keys.authenticate(session(), key.strip(), datetime.now(UTC))
-    except keys.Refused as refused:
-        current_app.logger.info("refused key: %s", refused.reason)
-        raise Unauthorized("The API key is unknown, revoked or expired.", invalid=True) from None
+    g.caller = _caller(key.strip())
     g.api_key_prefix = g.caller.prefix
     view = current_app.view_functions.get(request.endpoint or "")
     scope = required_scope(view)
@@ -103,6 +100,21 @@ def _authenticate() -> None:
         raise Forbidden("This operation is not open to any key.")
     if scope is not None and scope not in g.caller.scopes:
         raise Forbidden(f"This key lacks the scope '{scope}'.", scope=scope)
+
+
+def _caller(key: str) -> Caller:
+    now = datetime.now(UTC)
+    recent: keys.Recent = current_app.extensions[RECENT]
+    found = recent.get(key, now)
+    if found is not None:
+        return found
+    try:
+        found = keys.authenticate(session(), key, now)
+    except keys.Refused as refused:
+        current_app.logger.info("refused key: %s", refused.reason)
+        raise Unauthorized("The API key is unknown, revoked or expired.", invalid=True) from None
+    recent.put(key, found)
+    return found
 
 
 # Flask-Limiter resolves these for every request, before it asks `_unlimited`.
@@ -154,6 +166,7 @@ def ensure_dev_key(app: Flask) -> tuple[Path, bool]:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions[RECENT] = keys.Recent(app.config["AUTH_CACHE_SECONDS"])
     app.before_request(_authenticate)
     # After _authenticate (before_request functions run in the order they were added).
     limiter = Limiter(

@@ -76,6 +76,7 @@ def revoke_command(prefix: str) -> None:
     if row is None:
         raise click.ClickException(f"no key {prefix}")
     db.commit()
+    current_app.extensions["touchpoint.keys"].forget(row.prefix)
     click.echo(f"revoked {row.prefix} ({row.name})")
 
 

@@ -11,6 +11,7 @@ import hmac
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +41,7 @@ class Caller:
     scopes: frozenset[str]
     brands: frozenset[str] | None
     rate_limit: str | None
+    expires_at: datetime | None = None
 
     def may_see(self, brand: str | None) -> bool:
         return self.brands is None or brand in self.brands
@@ -108,7 +110,41 @@ def authenticate(db: Session, key: str, now: datetime) -> Caller:
         _note_use(db, row.prefix, now)
     return Caller(prefix=row.prefix, name=row.name, scopes=frozenset(row.scopes),
                   brands=frozenset(row.brands) if row.brands is not None else None,
-                  rate_limit=row.rate_limit)
+                  rate_limit=row.rate_limit,
+                  expires_at=_aware(row.expires_at) if row.expires_at is not None else None)
+
+
+class Recent:
+    """Keys this process checked in the last `seconds`, so most calls skip the database.
+
+    A revocation reaches other processes within `seconds` (the process that revokes forgets
+    at once); an expiry is exact, checked on every call. Bounded: past `size` keys it starts
+    afresh.
+    """
+
+    def __init__(self, seconds: float, size: int = 1024) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._callers: dict[str, tuple[float, Caller]] = {}
+
+    def get(self, key: str, now: datetime) -> Caller | None:
+        found = self._callers.get(digest(key))
+        if found is None or found[0] < time.monotonic():
+            return None
+        caller = found[1]
+        if caller.expires_at is not None and caller.expires_at <= now:
+            return None
+        return caller
+
+    def put(self, key: str, caller: Caller) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._callers) >= self.size:
+            self._callers = {}
+        self._callers[digest(key)] = (time.monotonic() + self.seconds, caller)
+
+    def forget(self, prefix: str) -> None:
+        self._callers = {hashed: held for hashed, held in self._callers.items() if held[1].prefix != prefix}
 
 
 def _note_use(db: Session, prefix: str, now: datetime) -> None:
