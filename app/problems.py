@@ -79,6 +79,12 @@ class NotFound(Problem):
     status, title, slug = 404, "Not found", "not-found"
 
 
+class PreconditionFailed(Problem):
+    """If-Match or If-None-Match (RFC 9110 13.1) did not hold: the write did not happen."""
+
+    status, title, slug = 412, "Precondition failed", "precondition-failed"
+
+
 class Unauthorized(Problem):
     """No API key, or one that is unknown, revoked or expired (RFC 6750's challenge)."""
 
@@ -122,6 +128,33 @@ class Gone(Problem):
 
 class MethodNotAllowed(Problem):
     status, title, slug = 405, "Method not allowed", "method-not-allowed"
+
+
+class PdfTimeLimit(Problem):
+    """The PDF took longer than PDF_TIME_LIMIT to lay out; its child process was killed."""
+
+    status, title, slug = 422, "PDF over its time limit", "pdf-time-limit"
+
+    def __init__(self, seconds: float) -> None:
+        message = f"the PDF took longer than its time limit of {seconds:g} s to lay out; make it shorter"
+        super().__init__(f"data: {message}", [FieldError("data", message)])
+
+
+class PdfMemoryLimit(Problem):
+    """The PDF needed more than PDF_MEMORY_LIMIT to lay out; its child process was killed."""
+
+    status, title, slug = 422, "PDF over its memory limit", "pdf-memory-limit"
+
+    def __init__(self, megabytes: int) -> None:
+        message = f"the PDF needed more than its memory limit of {megabytes} MB to lay out; make it shorter"
+        super().__init__(f"data: {message}", [FieldError("data", message)])
+
+
+class RenderCancelled(Problem):
+    """The client left while its PDF was laid out: the layout was stopped, nothing stored.
+    Nobody reads this answer; 499 is the status servers log for it (nginx's)."""
+
+    status, title, slug = 499, "Client closed request", "client-closed-request"
 
 
 def collect(errors: list[FieldError]) -> None:

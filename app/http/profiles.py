@@ -4,6 +4,8 @@ PUT replaces the whole profile; PATCH merges a JSON Merge Patch (RFC 7396) into 
 validate the result as ProfileFields, naming every bad field at once. Every answer carries the
 profile's ETag; `If-Match` makes a write conditional (412 when the profile changed meanwhile),
 `If-None-Match: *` makes a PUT create-only, and GET answers 304 to a matching `If-None-Match`.
+The preconditions are checked by the store in the statement that writes (app/store/customers.py),
+so of writers racing with one ETag exactly one wins.
 DELETE erases the profile and the customer's archived messages with their files.
 """
 
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 
 from app.auth import requires
 from app.http.body import json_body
-from app.problems import FieldError, InvalidRequest, NotFound, Problem, UnsupportedMediaType
+from app.problems import FieldError, InvalidRequest, NotFound, PreconditionFailed, UnsupportedMediaType
 from app.schemas import ProfileFields, field_errors
 from app.store import customers
 
@@ -27,10 +29,6 @@ bp = Blueprint("profiles", __name__)
 # The `Identifier` of the request models: no slash, no dot first, nothing a path could use.
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 MERGE_PATCH = "application/merge-patch+json"
-
-
-class PreconditionFailed(Problem):
-    status, title, slug = 412, "Precondition failed", "precondition-failed"
 
 
 def check_customer_id(customer_id: str) -> str:
@@ -85,16 +83,24 @@ def _answer(profile: customers.StoredProfile, status: int = 200) -> Response:
     return response
 
 
-def _check_preconditions(current: customers.StoredProfile | None) -> None:
-    """If-Match and If-None-Match (RFC 9110 13.1) for a write."""
+def _if_match() -> frozenset[str] | None:
+    """The ETags of If-Match, or None when it is absent."""
     if_match = request.headers.get("If-Match")
-    if if_match is not None:
-        tags = {tag.strip() for tag in if_match.split(",")}
-        if current is None or not ("*" in tags or current.etag in tags):
-            raise PreconditionFailed(
-                "The profile has changed since you read it (or does not exist); GET it again."
-                if current is not None else "There is no profile to match.")
-    if request.headers.get("If-None-Match", "").strip() == "*" and current is not None:
+    return None if if_match is None else frozenset(tag.strip() for tag in if_match.split(","))
+
+
+def _create_only() -> bool:
+    return request.headers.get("If-None-Match", "").strip() == "*"
+
+
+def _check_preconditions(current: customers.StoredProfile | None) -> None:
+    """If-Match and If-None-Match (RFC 9110 13.1) for a DELETE (writes check them in the store,
+    in the statement that writes)."""
+    tags = _if_match()
+    if tags is not None and (current is None or not ("*" in tags or current.etag in tags)):
+        raise PreconditionFailed(customers.STALE if current is not None
+                                 else "There is no profile to match.")
+    if _create_only() and current is not None:
         raise PreconditionFailed("A profile already exists for this customer.")
 
 
@@ -117,8 +123,7 @@ def put_profile(customer_id: str) -> Response:
     check_customer_id(customer_id)
     document, _ = json_body()
     data = validate_profile(document, customer_id)
-    _check_preconditions(customers.get_profile(customer_id, for_update=True))
-    profile, created = customers.save_profile(customer_id, data)
+    profile, created = customers.save_profile(customer_id, data, _if_match(), _create_only())
     return _answer(profile, 201 if created else 200)
 
 
@@ -134,12 +139,15 @@ def patch_profile(customer_id: str) -> Response:
     patch, _ = json_body()
     if not isinstance(patch, dict):
         raise InvalidRequest.at("(body)", "must be a JSON object (a merge patch)")
-    current = customers.get_profile(customer_id, for_update=True)
-    if current is None:
+    if _create_only():
+        raise PreconditionFailed("A PATCH changes a profile that exists; PUT creates one.")
+
+    def merged(stored: dict[str, Any]) -> dict[str, Any]:
+        return validate_profile(merge_patch({"customer_id": customer_id, **stored}, patch), customer_id)
+
+    profile = customers.change_profile(customer_id, merged, _if_match())
+    if profile is None:
         raise NotFound(f"No profile for customer '{customer_id}'; PUT it first.")
-    _check_preconditions(current)
-    data = validate_profile(merge_patch(current.document(), patch), customer_id)
-    profile, _ = customers.save_profile(customer_id, data)
     return _answer(profile)
 
 

@@ -17,7 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,11 +28,14 @@ from sqlalchemy.orm import Mapper
 
 from app.appointments.models import Appointment, AppointmentChange, AppointmentMessage, SlotBooking
 from app.jobs.models import JobItem
-from app.problems import InvalidRequest
+from app.problems import InvalidRequest, PreconditionFailed
 from app.store import artifacts, session
 from app.store.models import Artifact, IdempotencyKey, Message, Note, OfferShown, Profile, utcnow
 from app.webhooks.models import WebhookDelivery
 
+STALE = "The profile has changed since you read it (or does not exist); GET it again."
+# How often a patch without If-Match is merged again into what a racing writer stored.
+CHANGE_ATTEMPTS = 20
 # Deletes and lookups by id go in chunks: SQLite allows a limited number of bound values.
 CHUNK = 500
 
@@ -64,39 +67,85 @@ class StoredProfile:
         return {"customer_id": self.customer_id, **self.data}
 
 
-def get_profile(customer_id: str, for_update: bool = False) -> StoredProfile | None:
-    query = select(Profile).where(Profile.customer_id == customer_id)
-    if for_update:
-        # PostgreSQL locks the row until the commit (a PATCH reads, merges, writes);
-        # SQLite serialises writers anyway and ignores this.
-        query = query.with_for_update()
-    row = session().scalars(query).first()
+def get_profile(customer_id: str) -> StoredProfile | None:
+    row = session().scalars(select(Profile).where(Profile.customer_id == customer_id)).first()
     if row is None:
         return None
     return StoredProfile(row.customer_id, dict(row.data), _aware(row.updated_at))
 
 
-def save_profile(customer_id: str, data: dict[str, Any]) -> tuple[StoredProfile, bool]:
-    """Store `data` as the whole profile; answer it and whether it was created."""
+def _update(customer_id: str, data: dict[str, Any], etags: frozenset[str] | None) -> StoredProfile | None:
+    """Write `data` over the stored profile, only if its ETag is one of `etags` (None: any);
+    None when nothing was written. One statement, so the check and the write are one: on
+    PostgreSQL a racing writer waits for the row and re-reads its ETag, on SQLite writers
+    take turns on the database."""
     db = session()
     now = datetime.now(UTC)
-    row = db.get(Profile, customer_id)
-    created = row is None
-    if row is None:
-        db.add(Profile(customer_id=customer_id, data=data, updated_at=now))
-    else:
-        row.data = data
-        row.updated_at = now
+    statement = update(Profile).where(Profile.customer_id == customer_id)
+    if etags is not None:
+        statement = statement.where(Profile.etag.in_(sorted(etags)))
+    written = db.execute(statement.values(data=data, etag=etag_of(data), updated_at=now)).rowcount
+    db.commit()
+    return StoredProfile(customer_id, data, now) if written else None
+
+
+def _insert(customer_id: str, data: dict[str, Any]) -> StoredProfile | None:
+    """Create the profile; None when one exists (the primary key refuses a second)."""
+    db = session()
+    now = datetime.now(UTC)
     try:
+        db.execute(insert(Profile).values(customer_id=customer_id, data=data, etag=etag_of(data),
+                                          updated_at=now))
         db.commit()
     except IntegrityError:
-        # Another request created it meanwhile: this one replaces it.
         db.rollback()
-        row = db.get(Profile, customer_id)
-        assert row is not None
-        row.data, row.updated_at, created = data, now, False
-        db.commit()
-    return StoredProfile(customer_id, data, now), created
+        return None
+    return StoredProfile(customer_id, data, now)
+
+
+def save_profile(customer_id: str, data: dict[str, Any], if_match: frozenset[str] | None = None,
+                 create_only: bool = False) -> tuple[StoredProfile, bool]:
+    """Store `data` as the whole profile; answer it and whether it was created.
+
+    `if_match` (ETags, or `*`): only over a stored profile with one of them; `create_only`
+    (If-None-Match: *): only when there is none. Either fails with PreconditionFailed."""
+    if create_only:
+        created = _insert(customer_id, data)
+        if created is None:
+            raise PreconditionFailed("A profile already exists for this customer.")
+        return created, True
+    if if_match is not None:
+        updated = _update(customer_id, data, None if "*" in if_match else if_match)
+        if updated is None:
+            raise PreconditionFailed(STALE)
+        return updated, False
+    while True:  # replace, else create; a profile created or erased meanwhile: again
+        if updated := _update(customer_id, data, None):
+            return updated, False
+        if created := _insert(customer_id, data):
+            return created, True
+
+
+def change_profile(customer_id: str, change: Callable[[dict[str, Any]], dict[str, Any]],
+                   if_match: frozenset[str] | None = None) -> StoredProfile | None:
+    """Store `change(stored data)` in place of the stored profile, only if nobody wrote it
+    between the read and the write; None when there is no profile.
+
+    With `if_match`, a profile that is not at one of those ETags, or that another writer
+    changed first, fails with PreconditionFailed. Without, the change is made again on what
+    the other writer stored: a merge patch is never lost."""
+    for _ in range(CHANGE_ATTEMPTS):
+        current = get_profile(customer_id)
+        session().rollback()  # read done: the write starts a transaction of its own
+        if current is None:
+            return None
+        if if_match is not None and "*" not in if_match and current.etag not in if_match:
+            raise PreconditionFailed(STALE)
+        if updated := _update(customer_id, change(current.data), frozenset({current.etag})):
+            return updated
+        if if_match is not None:
+            raise PreconditionFailed(STALE)
+    raise PreconditionFailed("The profile changes too often to merge this patch; try again.")
 
 
 @dataclass(frozen=True)

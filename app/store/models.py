@@ -64,6 +64,10 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     # `in_flight` while the first request is served, then `done` with its answer.
     state: Mapped[str] = mapped_column(String(16))
+    # While in flight: who serves it, and until when; the server renews the lease while it
+    # renders, so a lease that ran out is a dead server's, and a retry takes the key over.
+    owner: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     message_id: Mapped[str | None] = mapped_column(String(40))
@@ -76,6 +80,8 @@ class Profile(Base):
 
     customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The ETag of `data`, kept so a conditional write is one `UPDATE … WHERE etag = ?`.
+    etag: Mapped[str] = mapped_column(String(34))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
