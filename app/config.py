@@ -146,6 +146,9 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         # RATE_LIMIT_STORAGE_URI=redis://… so that every worker and machine shares the count.
         "RATE_LIMIT": "6000/minute",
         "RATE_LIMIT_STORAGE_URI": "memory://",
+        # A process trusts a key it checked this many seconds ago without asking the database
+        # again: a revocation reaches every process within this time. 0: ask every time.
+        "AUTH_CACHE_SECONDS": 5.0,
         # Retention (app/retention.py, `flask purge`, daily in the background process): messages
         # with their files and appointments live as long as their links (WEB_LINK_MAX_AGE),
         # finished jobs and ended webhook deliveries a month.
