@@ -23,6 +23,7 @@ ENV_KEYS = (
     "JOB_WORKERS",
     "JOB_CHUNK_SIZE",
     "JOB_LEASE_SECONDS",
+    "IDEMPOTENCY_LEASE",
     "WEBHOOK_SECRET",
     "WEBHOOK_ALLOW_HTTP",
     "WEBHOOK_RUNNER",
@@ -106,8 +107,12 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "WEB_LINK_MAX_AGE": 400 * 24 * 3600,
         # Idempotency keys are kept at least this long (CONTRACT.md: at least 24 hours).
         "IDEMPOTENCY_TTL": 24 * 3600,
-        # A key whose first request has not finished after this long is taken as abandoned.
+        # A key whose first request has not finished after this long is taken as abandoned
+        # (claims made before leases; app/store/idempotency.py).
         "IDEMPOTENCY_LOCK_TIMEOUT": 300,
+        # The lease of a key in flight, renewed while its render runs: a retry after a crash
+        # waits at most this long.
+        "IDEMPOTENCY_LEASE": 10.0,
         # Limits on what a request may make us draw.
         "MAX_PDF_PAGES": 200,
         "MAX_IMAGE_BYTES": 5 * 1024 * 1024,
@@ -174,7 +179,7 @@ def _coerce(key: str, value: str) -> Any:
         return int(value)
     if key == "JOB_RUNNER":
         return value.strip().lower() in {"1", "true", "yes", "on"}
-    if key in {"JOB_LEASE_SECONDS", "GRACEFUL_TIMEOUT"}:
+    if key in {"JOB_LEASE_SECONDS", "GRACEFUL_TIMEOUT", "IDEMPOTENCY_LEASE"}:
         return float(value)
     if key in {"PORT", "WEB_CONCURRENCY", "WEB_THREADS"}:
         return int(value)

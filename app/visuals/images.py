@@ -1,7 +1,11 @@
 """Images a request hands us (`data:` URIs or stored asset ids), made safe and small.
 
-Never fetches a URL. Decodes with Pillow under a pixel limit (decompression bombs are
-refused), re-encodes as PNG, and stores the result content-addressed, so every message
+Never fetches a URL. Decodes with Pillow under two pixel limits: the service's own
+(MAX_IMAGE_PIXELS, decompression bombs) and one fitted to the use (a 192-pixel portrait
+needs no more than `USE_FACTOR` times its side, so not 40 megapixels of PNG held in memory).
+A JPEG is decoded at a reduced size (`Image.draft`: 1/2 to 1/8, still at least the size
+used), so a phone's 12-megapixel photo costs a fraction of its pixels. Re-encodes as PNG,
+and stores the result content-addressed, so every message
 that shows the same picture points at the same URL.
 """
 
@@ -55,7 +59,14 @@ def _decode(value: str, max_bytes: int) -> bytes:
         raise ImageRejected("is not valid base64") from exc
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
+# A picture drawn `size` pixels wide may come this many times larger on each side: enough
+# for any crop of a photo, not more than the decode needs to hold.
+USE_FACTOR = 16
+
+
+def _open(data: bytes, max_pixels: int, size: tuple[int, int] | None = None) -> Image.Image:
+    """Decoded, refused over `max_pixels`; with `size` (the size it is used at) decoded as
+    small as the format allows, and refused over the use's own limit."""
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
@@ -63,12 +74,27 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > max_pixels:
                 raise ImageRejected(f"has more than {max_pixels} pixels")
+            if size is not None:
+                _fit_decode(image, size)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(f"has more than {max_pixels} pixels") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ImageRejected("is not an image Touchpoint can read") from exc
     return image
+
+
+def _fit_decode(image: Image.Image, size: tuple[int, int]) -> None:
+    """Ask the decoder for no more pixels than the use needs (JPEG: a scaled decode), then
+    refuse what would still be more than USE_FACTOR times the use on each side."""
+    if image.format == "JPEG":
+        image.draft("RGB", size)
+    width, height = size[0] * USE_FACTOR, size[1] * USE_FACTOR
+    if image.width * image.height > width * height:
+        raise ImageRejected(
+            f"is {image.width} x {image.height} pixels; it is shown {size[0]} x {size[1]}, "
+            f"so at most {width * height:,} pixels ({width} x {height}) are taken"
+        )
 
 
 def store_portrait(value: str, store: ArtifactStore, *, size: int = 192,
@@ -85,7 +111,7 @@ def store_portrait(value: str, store: ArtifactStore, *, size: int = 192,
     key = hashlib.sha256(f"portrait:{size}:{value}".encode()).hexdigest()
     if (digest := store.derived(key)) and store.asset_path(digest, "png").exists():
         return StoredImage(digest, size, size)
-    image = _open(_decode(value, max_bytes), max_pixels)
+    image = _open(_decode(value, max_bytes), max_pixels, (size, size))
     image = ImageOps.exif_transpose(image).convert("RGB")
     image = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
     mask = Image.new("L", (size * 4, size * 4), 0)
