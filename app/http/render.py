@@ -51,13 +51,16 @@ def render() -> Response:
 
     config = current_app.config
     db = session()
-    stored = idempotency.claim(db, key, idempotency.fingerprint(raw),
-                               config["IDEMPOTENCY_TTL"], config["IDEMPOTENCY_LOCK_TIMEOUT"])
+    owner, lease = idempotency.new_owner(), config["IDEMPOTENCY_LEASE"]
+    stored = idempotency.claim(db, key, idempotency.fingerprint(raw), config["IDEMPOTENCY_TTL"],
+                               config["IDEMPOTENCY_LOCK_TIMEOUT"], owner=owner, lease=lease)
     if stored is not None:
         return _created(stored.response or {}, stored.status_code or 201, replayed=True)
     try:
-        # The key's answer is stored in the same transaction as the message.
-        answer = render_message(document, idempotency_key=key, defer_pdf=defer_pdf)
+        # The key's answer is stored in the same transaction as the message; the claim's
+        # lease is renewed while the render runs, and runs out soon after a crash.
+        with idempotency.heartbeat(current_app.extensions["touchpoint.db"], key, owner, lease):
+            answer = render_message(document, idempotency_key=key, defer_pdf=defer_pdf)
     except BaseException:
         idempotency.release(db, key)
         raise

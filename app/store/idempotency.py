@@ -4,21 +4,38 @@ The first request with a key claims it (a row in state `in_flight`, by primary k
 racing requests cannot both win). The same key with the same body later replays the first
 answer; with another body it is a 422; while the first is still being served, a 409.
 A request that fails releases its key: a failed request stores nothing.
+
+A claim is a lease: the row names its owner and holds until `lease_until`, which a heartbeat
+thread of the serving process renews while the render runs (`heartbeat`). A process that dies
+(SIGKILL, a lost machine) stops renewing, so a retry takes the key over once the short lease
+(IDEMPOTENCY_LEASE, 10 s) has run out, not after a long fixed lock. The takeover is a
+conditional UPDATE on the old owner, so of two retries only one takes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.problems import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidRequest
 from app.store.models import IdempotencyKey
+
+log = logging.getLogger(__name__)
+
+# Statements that leave the session's loaded rows alone (SQLite's naive datetimes cannot be
+# compared with ours in Python; the rows are re-read where it matters).
+PLAIN = {"synchronize_session": False}
 
 
 def fingerprint(body: bytes) -> str:
@@ -41,15 +58,23 @@ def scoped(caller: str, key: str) -> str:
     return f"{caller}/{key}"
 
 
+def new_owner() -> str:
+    return uuid.uuid4().hex
+
+
 def claim(db: Session, key: str, request_hash: str, ttl: int, lock_timeout: int,
-          now: datetime | None = None) -> IdempotencyKey | None:
-    """Claim `key` for this request: None when claimed, the stored row to replay otherwise."""
+          now: datetime | None = None, owner: str | None = None,
+          lease: float = 10.0) -> IdempotencyKey | None:
+    """Claim `key` for this request (as `owner`, for `lease` seconds): None when claimed, the
+    stored row to replay otherwise. `lock_timeout` is for claims made before leases."""
     if not key or len(key) > 255:
         raise InvalidRequest.at("Idempotency-Key", "must be 1 to 255 characters")
     now = now or datetime.now(UTC)
-    db.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
+    owner = owner or new_owner()
+    db.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now), execution_options=PLAIN)
     db.commit()
-    row = IdempotencyKey(key=key, request_hash=request_hash, state="in_flight",
+    row = IdempotencyKey(key=key, request_hash=request_hash, state="in_flight", owner=owner,
+                         lease_until=now + timedelta(seconds=lease),
                          created_at=now, expires_at=now + timedelta(seconds=ttl))
     db.add(row)
     try:
@@ -59,22 +84,76 @@ def claim(db: Session, key: str, request_hash: str, ttl: int, lock_timeout: int,
         db.rollback()
     existing = db.get(IdempotencyKey, key, populate_existing=True)
     if existing is None:  # released between our insert and our read: try once more
-        return claim(db, key, request_hash, ttl, lock_timeout, now)
+        return claim(db, key, request_hash, ttl, lock_timeout, now, owner, lease)
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was used with a different request body."
         )
     if existing.state == "in_flight":
-        if _aware(existing.created_at) + timedelta(seconds=lock_timeout) < now:
-            # The first request died without an answer; this one takes over.
-            existing.created_at = now
-            db.commit()
+        if _abandoned(existing, lock_timeout, now) and _take_over(db, existing, owner, now, lease):
             return None
         raise IdempotencyKeyInFlight(
             "A request with this Idempotency-Key is still being served.",
             headers={"Retry-After": "1"},
         )
     return existing
+
+
+def _abandoned(row: IdempotencyKey, lock_timeout: int, now: datetime) -> bool:
+    """Its server died: the lease ran out (or, for a claim from before leases, the lock)."""
+    if row.lease_until is not None:
+        return _aware(row.lease_until) < now
+    return _aware(row.created_at) + timedelta(seconds=lock_timeout) < now
+
+
+def _take_over(db: Session, row: IdempotencyKey, owner: str, now: datetime, lease: float) -> bool:
+    """Become the key's owner, only if it is still the dead one's."""
+    previous = IdempotencyKey.owner.is_(None) if row.owner is None else IdempotencyKey.owner == row.owner
+    taken = db.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.key == row.key, IdempotencyKey.state == "in_flight", previous)
+        .values(owner=owner, created_at=now, lease_until=now + timedelta(seconds=lease)),
+        execution_options=PLAIN,
+    ).rowcount
+    db.commit()
+    return bool(taken)
+
+
+def renew(db: Session, key: str, owner: str, lease: float) -> bool:
+    """Move the lease on while the owner still holds the key; False when it does not."""
+    renewed = db.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.key == key, IdempotencyKey.owner == owner,
+               IdempotencyKey.state == "in_flight")
+        .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease)),
+        execution_options=PLAIN,
+    ).rowcount
+    db.commit()
+    return bool(renewed)
+
+
+@contextmanager
+def heartbeat(sessions: Callable[[], Session], key: str, owner: str, lease: float) -> Iterator[None]:
+    """Renew the claim every third of its lease, from a thread of its own, while the body runs:
+    a render that takes minutes keeps its key; a dead process's key is free within `lease`."""
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while not stopped.wait(lease / 3):
+            try:
+                with sessions() as db:
+                    if not renew(db, key, owner, lease):
+                        return  # answered (done) or released: nothing left to hold
+            except Exception:  # a missed beat is retried; the lease covers two of them
+                log.warning("idempotency: could not renew the lease of a key", exc_info=True)
+
+    thread = threading.Thread(target=beat, name="idempotency-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join()
 
 
 def complete(db: Session, key: str, status_code: int, response: dict[str, Any],
@@ -85,7 +164,12 @@ def complete(db: Session, key: str, status_code: int, response: dict[str, Any],
     key's answer are stored together: a crash cannot leave a stored message whose key
     would, once its lock times out, let a retry render it a second time.
     """
-    row = db.get(IdempotencyKey, key)
+    row = db.get(IdempotencyKey, key, populate_existing=True)
+    if row is not None and row.state == "done" and row.message_id != message_id:
+        # Our lease ran out while we rendered and a retry took the key and stored its
+        # message first: this one must not be stored too.
+        raise IdempotencyKeyInFlight("A retry with this Idempotency-Key was served meanwhile.",
+                                     headers={"Retry-After": "1"})
     if row is not None:
         row.state = "done"
         row.status_code = status_code
