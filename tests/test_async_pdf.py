@@ -105,7 +105,8 @@ def test_an_appointment_answers_with_its_invite_and_the_pdf_pending(quick: Flask
     assert status == 200 and types == ["application/ics", "application/pdf"]
 
 
-def test_a_pdf_that_cannot_be_made_says_so_and_the_email_goes_without_it(quick: Flask) -> None:
+def test_a_pdf_that_cannot_be_made_says_so_and_the_email_never_goes_without_it(quick: Flask) -> None:
+    """The answer promised the PDF as the email's attachment: the email fails with it."""
     client = quick.test_client()
     answer = render(client, **ASYNC)
     quick.config["MAX_PDF_PAGES"] = 0
@@ -114,11 +115,10 @@ def test_a_pdf_that_cannot_be_made_says_so_and_the_email_goes_without_it(quick: 
     pdf = document["outputs"]["pdf"]
     assert pdf["status"] == "failed"
     assert pdf["problem"]["status"] == 422 and "limit is 0" in pdf["problem"]["detail"]
-    assert document["outputs"]["email"]["attachments"] == []
+    assert document["outputs"]["email"]["status"] == "failed"
+    assert document["outputs"]["email"]["problem"] == pdf["problem"]
     assert fetch(client, f"/v1/messages/{answer['id']}/document.pdf")[0] == 404
-    status, raw, _ = fetch(client, f"/v1/messages/{answer['id']}/email.eml")
-    mail = email.message_from_bytes(raw, policy=email.policy.default)
-    assert status == 200 and list(mail.iter_attachments()) == []
+    assert fetch(client, f"/v1/messages/{answer['id']}/email.eml")[0] == 404
 
 
 def test_a_get_waits_for_the_pdf_the_runner_is_laying_out(app: Flask, tmp_path: Path) -> None:

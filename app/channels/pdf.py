@@ -9,17 +9,26 @@ ZUGFeRD XML (EN 16931, app/einvoice.py) made from the same data, embedded as
 `factur-x.xml` with AFRelationship /Alternative, and the Factur-X XMP properties and
 their PDF/A extension schema in the document's metadata. WeasyPrint writes all of it in
 the one pass that lays the document out; nothing rewrites the PDF afterwards.
+
+Bounded: before layout, cheap checks of the request refuse what cannot fit (a word longer
+than any real one, more lines than MAX_PDF_PAGES can hold, more text than they can) in
+milliseconds; the layout itself runs in a child process (app/channels/sandbox.py) killed
+past PDF_TIME_LIMIT seconds or PDF_MEMORY_LIMIT MB, a 422 naming the limit.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import re
+import socket
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from weasyprint import HTML, Attachment
 from weasyprint.css import ColorProfile
@@ -27,14 +36,16 @@ from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.channels import ChannelOutput, File
+from app.channels.sandbox import sandbox
 from app.einvoice import CONFORMANCE_LEVEL, FILENAME, EInvoiceSkipped, facturx_xml
-from app.problems import InvalidRequest
+from app.problems import FieldError, InvalidRequest, collect
 from app.store.artifacts import ArtifactStore
 from app.templating import render as render_template
 
 if TYPE_CHECKING:
     from app.pipeline.compose import Composed
     from app.pipeline.enrich import Enriched
+    from app.schemas import RenderRequest
 
 NAME = "pdf"
 log = logging.getLogger(__name__)
@@ -156,7 +167,12 @@ def _one_af_each(document: object, pdf: object) -> None:
 def document_source(message: Composed, enriched: Enriched) -> tuple[str, bytes | None, list[str]]:
     """What the PDF is laid out from: the document's HTML and, for invoices and bills, the
     e-invoice (None where it cannot be made; the warnings say why). A deferred PDF (Prefer:
-    respond-async) keeps these with its message and is laid out later by the job runner."""
+    respond-async) keeps these with its message and is laid out later by the job runner.
+    Both paths check the request first (`check_source`), so a hopeless PDF is refused before
+    the answer, in milliseconds."""
+    from flask import current_app
+
+    check_source(enriched.request, current_app.config["MAX_PDF_PAGES"])
     html = render_template(f"templates/{message.type}/document.html",
                            {**message.context, "channel": "pdf"})
     warnings: list[str] = []
@@ -175,12 +191,110 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     from app.store import artifacts
 
     html, einvoice, warnings = document_source(message, enriched)
-    data, pages = render_document(html, OwnAssetsFetcher(artifacts(), enriched.public_base_url),
-                                  einvoice=einvoice, created=enriched.now)
-    limit = current_app.config["MAX_PDF_PAGES"]
-    if pages > limit:
-        raise InvalidRequest.at("data", f"the PDF would have {pages} pages; the limit is {limit}")
+    data, pages = render_bounded(html, artifacts().root, enriched.public_base_url, einvoice,
+                                 enriched.now, current_app.config, client_gone())
     return ChannelOutput(
         {"url": enriched.links["api_pdf"], "status": "ready", "pages": pages, "bytes": len(data)},
         files=[File("document.pdf", "application/pdf", data)], warnings=warnings,
     )
+
+
+def lay_out(html: str, assets_root: Path, public_base_url: str, einvoice: bytes | None,
+            created: datetime | None) -> tuple[bytes, int]:
+    """`render_document` from plain values: what the sandbox's child is handed."""
+    fetcher = OwnAssetsFetcher(ArtifactStore(assets_root), public_base_url)
+    return render_document(html, fetcher, einvoice=einvoice, created=created)
+
+
+def render_bounded(html: str, assets_root: Path, public_base_url: str, einvoice: bytes | None,
+                   created: datetime | None, config: Any,
+                   cancelled: Callable[[], bool] | None = None) -> tuple[bytes, int]:
+    """The PDF and its page count, laid out in a sandboxed child under the configured limits
+    (PdfTimeLimit, PdfMemoryLimit, RenderCancelled), and no longer than MAX_PDF_PAGES."""
+    data, pages = sandbox().call(
+        lay_out, (html, assets_root, public_base_url, einvoice, created),
+        seconds=config["PDF_TIME_LIMIT"], megabytes=config["PDF_MEMORY_LIMIT"], cancelled=cancelled,
+    )
+    limit = config["MAX_PDF_PAGES"]
+    if pages > limit:
+        raise InvalidRequest.at("data", f"the PDF would have {pages} pages; the limit is {limit}")
+    return data, pages
+
+
+def client_gone() -> Callable[[], bool] | None:
+    """Under gunicorn, whether the client of this request has closed its connection (its
+    socket reads as ended); None where that cannot be told (tests, jobs, the CLI)."""
+    from flask import has_request_context, request
+
+    connection = request.environ.get("gunicorn.socket") if has_request_context() else None
+    if connection is None:
+        return None
+
+    def gone() -> bool:
+        try:
+            return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False  # nothing to read: still there
+        except OSError:
+            return True
+
+    return gone
+
+
+# The cheap checks. Underestimates of what a page holds (DejaVu Sans 9-10 pt on A4, measured
+# on invoices: about 29 one-row lines a page, 45 text rows of 45 characters in a description
+# cell), so a request refused here could never have fitted; what passes may still be stopped
+# by the time limit.
+WORD_LIMIT = 300  # characters without a space: longer than any word, IBAN or reference
+ROW_CHARACTERS = 60
+ROWS_PER_PAGE = 60
+PAGE_CHARACTERS = 6000
+_WORD = re.compile(rf"\S{{{WORD_LIMIT + 1},}}")
+_SHOWN_ELSEWHERE = ("http://", "https://", "data:")  # links and pictures: not laid out as text
+_REPORTED = 20
+
+
+def check_source(request: RenderRequest, max_pages: int) -> None:
+    """Refuse, before any layout, a PDF that cannot fit MAX_PDF_PAGES, naming the fields."""
+    texts = list(_texts(request.model_dump(mode="json")["data"], "data"))
+    errors = _long_words(texts)
+    errors += _too_many_rows(request, max_pages)
+    total = sum(len(text) for _, text in texts)
+    if total > max_pages * PAGE_CHARACTERS:
+        errors.append(FieldError("data", f"has {total:,} characters of text; a PDF of {max_pages} "
+                                         f"pages holds at most {max_pages * PAGE_CHARACTERS:,}"))
+    collect(errors)
+
+
+def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        if not value.startswith(_SHOWN_ELSEWHERE):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{path}[{index}]")
+
+
+def _long_words(texts: list[tuple[str, str]]) -> list[FieldError]:
+    found = [path for path, text in texts if _WORD.search(text)]
+    errors = [FieldError(path, f"has a word longer than {WORD_LIMIT} characters; put spaces in it")
+              for path in found[:_REPORTED]]
+    if len(found) > _REPORTED:
+        errors.append(FieldError("data", f"{len(found) - _REPORTED} more fields have a word longer "
+                                         f"than {WORD_LIMIT} characters"))
+    return errors
+
+
+def _too_many_rows(request: RenderRequest, max_pages: int) -> list[FieldError]:
+    """The line table's rows, each description wrapped in its cell, against the pages."""
+    name = "lines" if hasattr(request.data, "lines") else "charges"
+    lines = getattr(request.data, name, None) or []
+    rows = sum(max(1, math.ceil(len(line.description) / ROW_CHARACTERS)) for line in lines)
+    pages = math.ceil(rows / ROWS_PER_PAGE)
+    if pages <= max_pages:
+        return []
+    return [FieldError(f"data.{name}", f"would fill at least {pages} pages ({rows:,} rows of "
+                                       f"{ROW_CHARACTERS} characters); the PDF's limit is {max_pages}")]

@@ -84,21 +84,17 @@ def lay_out(held: Claim) -> None:
     """Render a deferred PDF and make it the message's, or record why it could not be."""
     from sqlalchemy import select
 
-    from app.channels.pdf import OwnAssetsFetcher, render_document
+    from app.channels.pdf import render_bounded
     from app.jobs import state
-    from app.problems import InvalidRequest
     from app.store import artifacts, session
     from app.store.models import Artifact, Message
 
     source = held.request or {}
     einvoice = base64.b64decode(source["einvoice"]) if source.get("einvoice") else None
-    data, pages = render_document(
-        source["html"], OwnAssetsFetcher(artifacts(), source["public_base_url"]),
-        einvoice=einvoice, created=datetime.fromisoformat(source["created"]),
-    )
-    limit = current_app.config["MAX_PDF_PAGES"]
-    if pages > limit:
-        raise InvalidRequest.at("data", f"the PDF would have {pages} pages; the limit is {limit}")
+    # The same bounded layout as a synchronous render: the pool process only waits for it,
+    # so a PDF over a limit fails its item and the pool process stays as it was.
+    data, pages = render_bounded(source["html"], artifacts().root, source["public_base_url"], einvoice,
+                                 datetime.fromisoformat(source["created"]), current_app.config)
     message_id = held.message_id or ""
     db = session()
     message = db.get(Message, message_id, with_for_update=True, populate_existing=True)
@@ -123,8 +119,9 @@ def lay_out(held: Claim) -> None:
 
 
 def give_up(db: Session, held: Claim, problem: dict[str, Any]) -> bool:
-    """The PDF cannot be made: the document says `failed` with the problem, and the email
-    stops carrying it (its attachment and its .eml), all with the item's failure."""
+    """The PDF cannot be made: the document says `failed` with the problem, and so does the
+    email that promised it as an attachment: it is never handed out without it (its .eml
+    cannot be built, a GET of it is a 404), all with the item's failure."""
     from app.jobs import state
     from app.store.models import Message
 
@@ -135,14 +132,9 @@ def give_up(db: Session, held: Claim, problem: dict[str, Any]) -> bool:
         document["outputs"]["pdf"] = {"url": document["outputs"]["pdf"]["url"], "status": "failed",
                                       "problem": problem}
         email = document["outputs"].get("email")
-        if email:
-            email["attachments"] = [a for a in email["attachments"]
-                                    if not a["url"].endswith("/" + PDF_NAME)]
+        if email and any(a["url"].endswith("/" + PDF_NAME) for a in email["attachments"]):
+            email.update(status="failed", problem=problem)
         message.document = document
-        if message.envelope:
-            envelope = copy.deepcopy(message.envelope)
-            envelope["carries"] = [c for c in envelope["carries"] if c["artifact"] != PDF_NAME]
-            message.envelope = envelope
         db.flush()
     return state.mark_failed(db, held, problem, keep=True)
 

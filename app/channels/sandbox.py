@@ -1,0 +1,244 @@
+"""The render stage's sandbox: a function run in a warm child process, under a wall-time
+and a memory limit, so one hostile document costs a child, never the serving process.
+
+    parent -> takes an idle child of this process's small pool (starting one when none is
+              idle and the pool is not full), sends it the call, and waits: at most
+              `seconds`, and only while `cancelled()` says the client is still there
+    child  -> started from the forkserver (WeasyPrint already imported there), warmed up
+              once; per call RLIMIT_AS is its own size now plus `megabytes`, then lifted
+    limit  -> the child is killed (SIGKILL) and replaced; the caller gets PdfTimeLimit,
+              PdfMemoryLimit or RenderCancelled, and nothing the child made survives
+
+The pool is per process (each gunicorn worker, each job-pool process has its own): what a
+child holds is given back to the system when it exits. A child is also replaced after
+`CALLS_PER_CHILD` calls, so a heap that only grows is given back now and then. The child's
+log lines (WeasyPrint's warnings, a refused fetch) come back with the answer and are logged
+here, under their own logger names.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import resource
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from app.problems import PdfMemoryLimit, PdfTimeLimit, RenderCancelled
+
+log = logging.getLogger(__name__)
+
+# Children per process: a gunicorn worker has a few threads, and each layout is CPU-bound,
+# so more children than cores would only queue at the CPU while holding memory.
+PROCESSES = min(2, os.cpu_count() or 1)
+CALLS_PER_CHILD = 200
+# How often a waiting parent asks whether its client is still there.
+CANCEL_POLL_SECONDS = 0.25
+# A fresh child imports nothing new (the forkserver did) and lays out one small document.
+START_SECONDS = 60.0
+# Modules the forkserver imports once, so every child is forked with them loaded.
+PRELOAD = ["weasyprint", "app.channels.pdf"]
+
+_context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload(PRELOAD)
+
+
+class ChildFailed(RuntimeError):
+    """The call raised in the child (not a limit): its type and message, for the log."""
+
+
+class _Child:
+    def __init__(self) -> None:
+        self.conn, child_end = _context.Pipe()
+        self.process = _context.Process(target=_serve, args=(child_end,), name="touchpoint-pdf",
+                                        daemon=True)
+        self.process.start()
+        child_end.close()
+        self.ready = False
+        self.calls = 0
+
+    def wait_ready(self) -> bool:
+        if not self.ready and wait([self.conn, self.process.sentinel], START_SECONDS) and self.conn.poll():
+            self.ready = self.conn.recv() == "ready"
+        return self.ready
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class Sandbox:
+    """A few warm children of this process; `call` runs one function in one of them."""
+
+    def __init__(self, processes: int = PROCESSES) -> None:
+        self.processes = processes
+        self._idle: list[_Child] = []
+        self._count = 0
+        self._lock = threading.Condition()
+
+    def call(self, function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float,
+             megabytes: int, cancelled: Callable[[], bool] | None = None) -> Any:
+        child = self._take()
+        healthy = False
+        try:
+            result, healthy = self._run(child, function, args, seconds, megabytes, cancelled)
+            return result
+        finally:
+            self._give_back(child, healthy)
+
+    def _run(self, child: _Child, function: Callable[..., Any], args: tuple[Any, ...], seconds: float,
+             megabytes: int, cancelled: Callable[[], bool] | None) -> tuple[Any, bool]:
+        if not child.wait_ready():
+            raise ChildFailed("a PDF process did not start")
+        child.conn.send((function, args, megabytes))
+        child.calls += 1
+        deadline = time.monotonic() + seconds
+        while not child.conn.poll():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PdfTimeLimit(seconds)
+            if cancelled is not None and cancelled():
+                raise RenderCancelled("The client closed the connection; the PDF was not made.")
+            wait([child.conn, child.process.sentinel], min(left, CANCEL_POLL_SECONDS))
+            if not child.process.is_alive() and not child.conn.poll():
+                # Killed by the kernel or aborted by a library that could not allocate
+                # under RLIMIT_AS: the only limit a child dies of by itself.
+                raise PdfMemoryLimit(megabytes)
+        try:
+            kind, value, records = child.conn.recv()
+        except EOFError:
+            raise PdfMemoryLimit(megabytes) from None
+        _relog(records)
+        if kind == "memory":
+            raise PdfMemoryLimit(megabytes)
+        if kind == "error":
+            return _raise(value), True
+        return value, True
+
+    def _take(self) -> _Child:
+        with self._lock:
+            while not self._idle and self._count >= self.processes:
+                self._lock.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._count += 1
+        try:
+            return _Child()
+        except BaseException:
+            with self._lock:
+                self._count -= 1
+                self._lock.notify()
+            raise
+
+    def _give_back(self, child: _Child, healthy: bool) -> None:
+        if not healthy or child.calls >= CALLS_PER_CHILD or not child.process.is_alive():
+            # Over a limit, cancelled or worn: this child's memory goes back to the system.
+            child.kill()
+            with self._lock:
+                self._count -= 1
+                self._lock.notify()
+            return
+        with self._lock:
+            self._idle.append(child)
+            self._lock.notify()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+        for child in idle:
+            child.kill()
+
+    def warm(self) -> None:
+        """Start every child now (a server's start), not on its first documents."""
+        children = [self._take() for _ in range(self.processes)]
+        for child in children:
+            child.wait_ready()
+            self._give_back(child, True)
+
+
+def _raise(value: tuple[str, str]) -> Any:
+    raise ChildFailed(f"{value[0]}: {value[1]}")
+
+
+def _relog(records: list[tuple[str, int, str]]) -> None:
+    for name, level, message in records:
+        logging.getLogger(name).log(level, "%s", message)
+
+
+_sandbox: Sandbox | None = None
+_owner = 0
+_sandbox_lock = threading.Lock()
+
+
+def sandbox() -> Sandbox:
+    """This process's sandbox (a forked process gets a new one: children are not shared)."""
+    global _sandbox, _owner
+    with _sandbox_lock:
+        if _sandbox is None or _owner != os.getpid():
+            _sandbox, _owner = Sandbox(), os.getpid()
+            atexit.register(_sandbox.close)
+        return _sandbox
+
+
+# In the child.
+
+
+class _Collect(logging.Handler):
+    """Keeps the warnings of one call, to send back with its answer."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def _serve(conn: Connection) -> None:
+    from weasyprint import HTML
+
+    collect = _Collect()
+    logging.getLogger().addHandler(collect)
+    # Fonts and the user-agent stylesheet load on the first layout: do it before any deadline.
+    HTML(string="<p style='font-family: sans-serif'>warm <b>up</b></p>").write_pdf()
+    collect.records.clear()
+    conn.send("ready")
+    while True:
+        try:
+            function, args, megabytes = conn.recv()
+        except EOFError:  # the parent is gone: so is this child
+            os._exit(0)
+        answer = _call(function, args, megabytes)
+        conn.send((*answer, collect.records))
+        collect.records = []
+        if answer[0] == "memory":
+            os._exit(0)  # a heap that ran out mid-layout is not trusted with another
+
+
+def _call(function: Callable[..., Any], args: tuple[Any, ...], megabytes: int) -> tuple[str, Any]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    # The child's own size (WeasyPrint, fonts) is not the document's: the limit is on top.
+    limit = _address_space() + megabytes * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        return "ok", function(*args)
+    except MemoryError:
+        return "memory", None
+    except Exception as exc:
+        return "error", (type(exc).__name__, str(exc)[:500])
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,149 @@
+"""Every PDF in a bounded sandbox: cheap checks before layout, then a child process with a
+wall-time and a memory limit; over a limit, a 422 naming it, nothing stored, the serving
+process unharmed.
+
+The finding: one invoice of 1,000 lines, each a 2,000-character word, took 11 min 48 s of
+CPU and 876 MB before a 422 ('1002 pages; limit 200'); `Prefer: respond-async` accepted it
+(201) and the email then went out without its PDF.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.channels import pdf
+from app.channels.sandbox import Sandbox
+from app.jobs.embedded import drain
+from app.problems import RenderCancelled
+from app.store import artifacts
+from tests.conftest import load_fixture
+
+ASYNC = {"Prefer": "respond-async"}
+
+
+def invoice(lines: int, description: str) -> dict[str, Any]:
+    document = load_fixture("invoice/capsules-nl")
+    line = document["data"]["lines"][0]
+    document["data"]["lines"] = [{**line, "description": description} for _ in range(lines)]
+    del document["data"]["totals"]
+    return document
+
+
+def stored_messages(app: Flask) -> list[Path]:
+    return list((Path(app.config["ARTIFACT_DIR"]) / "messages").glob("*/*"))
+
+
+def test_the_invoice_of_long_words_is_refused_before_layout(app: Flask, client: FlaskClient,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    laid_out: list[str] = []
+    monkeypatch.setattr(pdf, "render_bounded", lambda *args, **kwargs: laid_out.append("pdf"))
+    response = client.post("/v1/render", json=invoice(1000, "x" * 2000))
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    paths = [error["path"] for error in response.json["errors"]]
+    assert paths[:2] == ["data.lines[0].description", "data.lines[1].description"]
+    assert "word longer than 300 characters" in response.json["errors"][0]["message"]
+    assert "data.lines" in paths  # and it could never fit 200 pages either
+    assert laid_out == [] and stored_messages(app) == []
+
+
+def test_lines_that_cannot_fit_the_page_limit_are_refused_by_the_field(client: FlaskClient) -> None:
+    words = " ".join(["lungo"] * 333)  # 2,000 characters that break: 34 rows in their cell
+    response = client.post("/v1/render", json=invoice(1000, words))
+    assert response.status_code == 422
+    # The rows the table would need, and the text itself: over 2,000,000 characters.
+    assert [e["path"] for e in response.json["errors"]] == ["data.lines", "data"]
+    assert "the PDF's limit is 200" in response.json["errors"][0]["message"]
+    assert "holds at most 1,200,000" in response.json["errors"][1]["message"]
+
+
+def test_the_async_path_refuses_it_before_answering(app: Flask, client: FlaskClient) -> None:
+    response = client.post("/v1/render", json=invoice(1000, "x" * 2000), headers=ASYNC)
+    assert response.status_code == 422
+    assert drain(app) == 0 and stored_messages(app) == []
+
+
+def test_an_ordinary_invoice_passes_the_checks_and_is_laid_out(client: FlaskClient) -> None:
+    response = client.post("/v1/render", json=invoice(60, "Arpeggia capsules, sleeve of 10 " * 3))
+    assert response.status_code == 201, response.json
+    assert response.json["outputs"]["pdf"]["pages"] >= 2
+
+
+def test_a_pdf_over_its_time_limit_is_a_422_and_the_next_one_renders(app: Flask, client: FlaskClient) -> None:
+    app.config["PDF_TIME_LIMIT"] = 0.2
+    response = client.post("/v1/render", json=invoice(300, "Arpeggia capsules, sleeve of 10"))
+    assert response.status_code == 422, response.json
+    assert response.json["type"] == "/problems/pdf-time-limit"
+    assert response.json["errors"][0]["path"] == "data"
+    assert "time limit of 0.2 s" in response.json["detail"]
+    assert stored_messages(app) == []
+    app.config["PDF_TIME_LIMIT"] = 20.0
+    assert client.post("/v1/render", json=load_fixture("invoice/capsules-nl")).status_code == 201
+
+
+def test_a_pdf_over_its_memory_limit_is_a_422_and_the_next_one_renders(app: Flask,
+                                                                       client: FlaskClient) -> None:
+    app.config["PDF_MEMORY_LIMIT"] = 1
+    # 1,000 lines take some 100 MB to lay out: far over 1 MB, whatever the child had spare.
+    document = {**invoice(1000, "Arpeggia capsules, sleeve of 10"), "channels": ["pdf"]}
+    response = client.post("/v1/render", json=document)
+    assert response.status_code == 422, response.json
+    assert response.json["type"] == "/problems/pdf-memory-limit"
+    assert "memory limit of 1 MB" in response.json["detail"]
+    assert stored_messages(app) == []
+    app.config["PDF_MEMORY_LIMIT"] = 512
+    assert client.post("/v1/render", json=load_fixture("invoice/capsules-nl")).status_code == 201
+
+
+def test_an_async_pdf_over_its_limit_fails_and_its_email_with_it(app: Flask, client: FlaskClient) -> None:
+    app.config["PDF_PENDING_WAIT"] = 0.1
+    answer = client.post("/v1/render", json=invoice(300, "Arpeggia capsules, sleeve of 10"), headers=ASYNC)
+    assert answer.status_code == 201 and answer.json["outputs"]["pdf"]["status"] == "pending"
+    app.config["PDF_TIME_LIMIT"] = 0.2
+    assert drain(app) == 1
+    document = client.get(f"/v1/messages/{answer.json['id']}").json
+    assert document["outputs"]["pdf"]["status"] == "failed"
+    assert document["outputs"]["pdf"]["problem"]["type"] == "/problems/pdf-time-limit"
+    assert document["outputs"]["email"]["status"] == "failed"
+    assert client.get(f"/v1/messages/{answer.json['id']}/email.eml").status_code == 404
+    assert client.get(f"/v1/messages/{answer.json['id']}/document.pdf").status_code == 404
+
+
+def test_the_sandbox_makes_the_same_bytes_as_the_direct_call(app: Flask) -> None:
+    from app.pipeline import prepare_message
+
+    with app.test_request_context():
+        message, enriched = prepare_message(load_fixture("invoice/capsules-nl"))
+        html, einvoice, _ = pdf.document_source(message, enriched)
+        root = artifacts().root
+        direct = pdf.lay_out(html, root, enriched.public_base_url, einvoice, enriched.now)
+        boxed = pdf.render_bounded(html, root, enriched.public_base_url, einvoice, enriched.now, app.config)
+    assert boxed == direct and direct[0].startswith(b"%PDF-")
+
+
+def test_a_client_that_leaves_cancels_the_layout_and_its_child() -> None:
+    box = Sandbox(processes=1)
+    try:
+        assert box.call(pow, (2, 10), seconds=10, megabytes=64) == 1024
+        first = box._idle[0].process
+        with pytest.raises(RenderCancelled):
+            box.call(pdf.lay_out, ("<p>x</p>" * 20000, Path("/nonexistent"), "http://t.test", None, None),
+                     seconds=30, megabytes=512, cancelled=lambda: True)
+        first.join(5)
+        assert not first.is_alive() and box._idle == [] and box._count == 0
+    finally:
+        box.close()
+
+
+def test_a_closed_connection_reads_as_gone(app: Flask) -> None:
+    ours, theirs = socket.socketpair()
+    with ours, app.test_request_context(environ_base={"gunicorn.socket": ours}):
+        gone = pdf.client_gone()
+        assert gone is not None and gone() is False
+        theirs.close()
+        assert gone() is True
