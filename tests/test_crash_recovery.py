@@ -1,11 +1,23 @@
-"""A crash leaves nothing stuck: an idempotency key whose server died is free once its short
-lease runs out (the living server renews it while it renders)."""
+"""A crash leaves nothing stuck, lost, doubled or behind: an idempotency key whose server died
+is free once its short lease runs out (the living server renews it while it renders), and
+artifact folders no row names are swept. The last test SIGKILLs the real server mid-load and
+mid-job, starts it again and counts."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +29,8 @@ from app.problems import IdempotencyKeyInFlight
 from app.store import idempotency
 from app.store.models import IdempotencyKey
 from tests.conftest import load_fixture
-from tests.jobs import wait_for
+from tests.jobs import PATIENCE, items, kill, process, python, wait_for
+from tests.test_server import START_PATIENCE, Server, free_port, ready, server_environment
 
 BODY = {**load_fixture("invoice/capsules-nl"), "channels": ["email", "sms"]}
 RAW = json.dumps(BODY).encode()
@@ -68,3 +81,152 @@ def test_a_living_servers_lease_is_renewed_while_it_renders(any_app: Flask, db: 
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# --- orphan files ------------------------------------------------------------------------------
+
+def test_the_sweep_removes_old_folders_without_a_row_and_keeps_the_rest(any_app: Flask) -> None:
+    client = any_app.test_client()
+    kept = client.post("/v1/render", json=BODY).json["id"]
+    store = any_app.extensions["touchpoint.artifacts"]
+    messages = Path(any_app.config["ARTIFACT_DIR"]) / "messages"
+    for orphan in ("msg_dead_old", "msg_in_flight"):
+        store.write_message_file(orphan, "email.html", b"<p>half a render</p>")
+    (messages / kept / ".tmp-half").write_bytes(b"half a file")
+    hour_ago = time.time() - 3600
+    for path in (messages / "msg_dead_old", messages / kept / ".tmp-half"):
+        os.utime(path, (hour_ago, hour_ago))
+
+    result = any_app.test_cli_runner().invoke(args=["sweep", "--grace", "60"])
+    assert result.exit_code == 0, result.output
+    assert "1 message folders without a row, 1 temporary files" in result.output
+    # The dead render's folder and the half file go; a young folder may be a render in flight.
+    assert sorted(path.name for path in messages.iterdir()) == sorted([kept, "msg_in_flight"])
+    assert not list(messages.rglob(".tmp-*"))
+    with client.get(f"/v1/messages/{kept}/email.html") as still_there:
+        assert still_there.status_code == 200
+
+
+# --- SIGKILL of the real server ------------------------------------------------------------------
+
+LOAD_THREADS = 3
+JOB_ITEMS = 120
+
+
+@dataclass
+class Load:
+    """Keyed renders sent in a loop until stopped: each key's answer, or None if none came."""
+
+    server: Server
+    answers: dict[str, str | None] = field(default_factory=dict)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, worker: int) -> None:
+        for n in itertools.count():
+            if self.stopped.is_set():
+                return
+            key = f"load-{worker}-{n}"
+            self.answers[key] = None
+            try:
+                status, _, body = self.server.request("POST", "/v1/render", _keyed(key),
+                                                      {"Idempotency-Key": key})
+            except OSError:
+                return  # the server was killed under us
+            if status == 201:
+                self.answers[key] = json.loads(body)["id"]
+
+
+def _keyed(key: str) -> dict[str, Any]:
+    return {**BODY, "reference": key}
+
+
+def _serve(var_dir: Path, port: int, log: Path) -> Any:
+    environment = server_environment(
+        var_dir, port, LOG_FORMAT="json", WEB_CONCURRENCY="2", WEB_THREADS="2", JOB_WORKERS="1",
+        IDEMPOTENCY_LEASE="3", JOB_LEASE_SECONDS="3", ARTIFACT_SWEEP_GRACE="2")
+    return process([python(), "-m", "app.serve"], environment, log)
+
+
+def _started(proc: Any, port: int, log: Path) -> None:
+    wait_for(lambda: proc.poll() is not None or ready(port), "the server to be ready", START_PATIENCE)
+    assert proc.poll() is None, log.read_text()
+
+
+def _references(var_dir: Path) -> Counter[str]:
+    with closing(sqlite3.connect(var_dir / "touchpoint.db")) as db:
+        return Counter(reference for (reference,) in db.execute("SELECT reference FROM messages"))
+
+
+def _orphans(var_dir: Path) -> list[str]:
+    """Message folders without a row, and half-written files."""
+    with closing(sqlite3.connect(var_dir / "touchpoint.db")) as db:
+        rows = {message_id for (message_id,) in db.execute("SELECT id FROM messages")}
+    messages = var_dir / "artifacts" / "messages"
+    return sorted([path.name for path in messages.iterdir() if path.name not in rows]
+                  + [str(path) for path in messages.rglob(".tmp-*")])
+
+
+def kill_everything(server: Server) -> None:
+    """SIGKILL the launcher, gunicorn and its workers, the background process and its pool
+    (they run in sessions of their own, so a process group is not enough), then reap."""
+    for pid in [*server.pids(), server.process.pid]:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    kill(server.process)
+
+
+def _retry_until_answered(server: Server, key: str) -> tuple[str, float]:
+    """POST the key again until it is answered; its message id, and how long 409s lasted."""
+    began = time.monotonic()
+    while True:
+        status, headers, body = server.request("POST", "/v1/render", _keyed(key), {"Idempotency-Key": key})
+        if status != 409:
+            assert status == 201, body
+            return json.loads(body)["id"], time.monotonic() - began
+        assert time.monotonic() - began < 60, f"{key} is stuck in flight"
+        time.sleep(float(headers.get("Retry-After", "1")) / 4)
+
+
+def test_sigkill_mid_load_and_mid_job_loses_nothing_doubles_nothing_leaves_nothing(tmp_path: Path) -> None:
+    var_dir, log = tmp_path / "var", tmp_path / "server.log"
+    port = free_port()
+    with _serve(var_dir, port, log) as first:
+        _started(first, port, log)
+        server = Server(first, port, var_dir, log)
+        status, _, body = server.request("POST", "/v1/jobs", {"items": items(JOB_ITEMS)})
+        assert status == 202, body
+        job_id = json.loads(body)["id"]
+        load = Load(server)
+        threads = [threading.Thread(target=load.run, args=(n,)) for n in range(LOAD_THREADS)]
+        for thread in threads:
+            thread.start()
+
+        def midway() -> bool:
+            job = json.loads(server.request("GET", f"/v1/jobs/{job_id}")[2])
+            return job["done"] >= 5 and sum(1 for a in load.answers.values() if a) >= 5
+        wait_for(midway, "the job and the load to be under way")
+        kill_everything(server)
+        load.stopped.set()
+        for thread in threads:
+            thread.join(PATIENCE)
+    left_behind = _orphans(var_dir)
+
+    with _serve(var_dir, port, log) as second:
+        _started(second, port, log)
+        server = Server(second, port, var_dir, log)
+        # No key is stuck: each is answered within about its lease, the first answer replayed.
+        for key, answered in list(load.answers.items()):
+            message_id, waited = _retry_until_answered(server, key)
+            assert waited < 3 + 10, f"{key} waited {waited:.1f} s"
+            assert answered in (None, message_id)
+        # The job finishes where it was; every item once.
+        wait_for(lambda: json.loads(server.request("GET", f"/v1/jobs/{job_id}")[2])["status"] == "done",
+                 "the job to finish")
+        job = json.loads(server.request("GET", f"/v1/jobs/{job_id}")[2])
+        assert (job["done"], job["failed"], job["total"]) == (JOB_ITEMS, 0, JOB_ITEMS)
+        references = _references(var_dir)
+        expected = [f"item-{n}" for n in range(JOB_ITEMS)] + list(load.answers)
+        assert {reference: references[reference] for reference in expected} == dict.fromkeys(expected, 1)
+        # What the killed processes left on disk is swept.
+        wait_for(lambda: not _orphans(var_dir), f"the sweep to remove {left_behind}", timeout=30)
+        assert any(line.get("msg", "").startswith("sweep: removed") for line in Server.log_lines(server))

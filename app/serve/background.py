@@ -7,6 +7,8 @@
     webhooks  -> the webhook runner (WEBHOOK_RUNNER)
     wake      -> a Unix socket the web processes wake both through (wake.py)
     retention -> the purge of what is past its age (app/retention.py), at start and daily
+    sweep     -> artifact folders no row names, left by a killed process (app/store/artifacts.py),
+                 at start and daily
 
 SIGTERM or SIGINT: the job runner stops claiming, lets what its pool is rendering finish and
 gives back what had not started; then the process exits 0. It exits 1 if a runner dies, so
@@ -26,7 +28,8 @@ from flask import Flask
 
 from app import create_app, jobs, logs, retention
 from app.serve import wake
-from app.store import session
+from app.store import artifacts, session
+from app.store.artifacts import sweep
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ def serve(app: Flask, stopped: threading.Event) -> int:
             log.error("background: the %s runner stopped; stopping the service", ", ".join(died))
             break
         if time.monotonic() >= next_purge:
+            _sweep(app)
             _purge(app)
             next_purge = time.monotonic() + PURGE_EVERY
     listener.stop()
@@ -82,6 +86,16 @@ def _purge(app: Flask) -> None:
         log.info("retention: purged %s", purged.summary() or "nothing")
     except Exception:
         log.exception("retention: the purge failed; it runs again in a day")
+
+
+def _sweep(app: Flask) -> None:
+    """Remove what a killed process left on disk; a failure is logged and tried again the next day."""
+    try:
+        with app.app_context():
+            swept = sweep(session(), artifacts(), app.config["ARTIFACT_SWEEP_GRACE"])
+        log.info("sweep: removed %s", swept.summary())
+    except Exception:
+        log.exception("sweep: the artifact sweep failed; it runs again in a day")
 
 
 def main() -> int:

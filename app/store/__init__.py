@@ -16,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.store import schema
-from app.store.artifacts import ArtifactStore
+from app.store.artifacts import ArtifactStore, sweep_command
 from app.store.commands import db_command
 
 __all__ = ["ArtifactStore", "artifacts", "engine_for", "init_app", "session"]
@@ -61,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.extensions["touchpoint.artifacts"] = ArtifactStore(Path(app.config["ARTIFACT_DIR"]))
     app.teardown_appcontext(_close_session)
     app.cli.add_command(db_command)
+    app.cli.add_command(sweep_command)
 
 
 def _prepare_schema(app: Flask, engine: Engine) -> schema.SchemaNotCurrent | None:

@@ -2,6 +2,11 @@
 
 Writes go to a temporary name and are renamed into place, so a reader never sees half a
 file; `discard` removes what a failed render had written before its database commit.
+
+A process killed between writing a message's files and committing its row (SIGKILL, a lost
+machine) leaves a folder no row names, and one killed mid-write a `.tmp-` file. `sweep_orphans`
+removes both once they are older than a grace period (a render in flight is younger): the
+background process runs it at start and daily, `flask --app app sweep` by hand.
 """
 
 from __future__ import annotations
@@ -10,7 +15,21 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.store.models import Message
+
+# Rows are looked up this many folders at a time (SQLite's limit on bound values).
+CHUNK = 500
 
 
 class ArtifactStore:
@@ -86,3 +105,70 @@ class ArtifactStore:
         if not path.exists():
             self._write(path, data)
         return digest
+
+
+# --------------------------------------------------------------------------- orphans
+
+
+@dataclass(frozen=True)
+class Swept:
+    folders: int
+    temporary_files: int
+
+    def summary(self) -> str:
+        return f"{self.folders} message folders without a row, {self.temporary_files} temporary files"
+
+
+def _older_than(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:  # removed meanwhile (a render's own clean-up)
+        return False
+
+
+def _chunks(names: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(names), CHUNK):
+        yield names[start:start + CHUNK]
+
+
+def sweep_orphans(store: ArtifactStore, known: Callable[[list[str]], set[str]],
+                  grace: float, now: float | None = None) -> Swept:
+    """Remove message folders `known` does not name and `.tmp-` files, both older than `grace`
+    seconds (a folder's age is its newest change: a render writing into it keeps it young)."""
+    cutoff = (now if now is not None else time.time()) - grace
+    folders = sorted(path.name for path in (store.root / "messages").iterdir()
+                     if path.is_dir() and _older_than(path, cutoff))
+    removed = 0
+    for chunk in _chunks(folders):
+        for message_id in sorted(set(chunk) - known(chunk)):
+            store.discard_message(message_id)
+            removed += 1
+    temporary = [path for path in store.root.rglob(".tmp-*") if _older_than(path, cutoff)]
+    for path in temporary:
+        path.unlink(missing_ok=True)
+    return Swept(removed, len(temporary))
+
+
+def archived(db: Session) -> Callable[[list[str]], set[str]]:
+    """Which of these message ids have a row."""
+    def known(message_ids: list[str]) -> set[str]:
+        return set(db.scalars(select(Message.id).where(Message.id.in_(message_ids))))
+    return known
+
+
+def sweep(db: Session, store: ArtifactStore, grace: float) -> Swept:
+    swept = sweep_orphans(store, archived(db), grace)
+    db.rollback()  # only read: end the transaction
+    return swept
+
+
+@click.command("sweep")
+@click.option("--grace", type=float, default=None,
+              help="Seconds a file without a row may be in flight (default ARTIFACT_SWEEP_GRACE).")
+@with_appcontext
+def sweep_command(grace: float | None) -> None:
+    """Remove artifact folders no message row names, and half-written files, past a grace period."""
+    grace = current_app.config["ARTIFACT_SWEEP_GRACE"] if grace is None else grace
+    with current_app.extensions["touchpoint.db"]() as db:
+        swept = sweep(db, current_app.extensions["touchpoint.artifacts"], grace)
+    click.echo(f"swept: {swept.summary()}")
