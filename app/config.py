@@ -37,6 +37,8 @@ ENV_KEYS = (
     "RETENTION_DAYS",
     "JOB_RETENTION_DAYS",
     "WEBHOOK_RETENTION_DAYS",
+    "PDF_TIME_LIMIT",
+    "PDF_MEMORY_LIMIT",
 )
 
 
@@ -121,6 +123,11 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "MAX_PDF_PAGES": 200,
         "MAX_IMAGE_BYTES": 5 * 1024 * 1024,
         "MAX_IMAGE_PIXELS": 40_000_000,
+        # Each PDF is laid out in a child process (app/channels/sandbox.py) that is killed past
+        # PDF_TIME_LIMIT seconds or PDF_MEMORY_LIMIT MB of its own: the request gets a 422
+        # naming the limit, and the serving process stays as it was.
+        "PDF_TIME_LIMIT": 20.0,
+        "PDF_MEMORY_LIMIT": 512,
         # Webhooks to upstream (app/webhooks): a thread in the web process delivers them
         # (WEBHOOK_RUNNER false: only `flask deliver-webhooks` does), looking every
         # WEBHOOK_POLL_INTERVAL seconds and at once when one is queued. A failed attempt is
@@ -186,6 +193,10 @@ def _coerce(key: str, value: str) -> Any:
     if key in {"JOB_LEASE_SECONDS", "GRACEFUL_TIMEOUT", "IDEMPOTENCY_LEASE", "ARTIFACT_SWEEP_GRACE"}:
         return float(value)
     if key in {"PORT", "WEB_CONCURRENCY", "WEB_THREADS"}:
+        return int(value)
+    if key == "PDF_TIME_LIMIT":
+        return float(value)
+    if key == "PDF_MEMORY_LIMIT":
         return int(value)
     if key == "CELERY_BROKER_TRANSPORT_OPTIONS":
         import json
