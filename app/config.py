@@ -28,6 +28,8 @@ ENV_KEYS = (
     "WEBHOOK_SECRET",
     "WEBHOOK_ALLOW_HTTP",
     "WEBHOOK_RUNNER",
+    "OUTBOUND_ALLOW_HOSTS",
+    "JOB_MAX_NDJSON_BYTES",
     "MAX_CONTENT_LENGTH",
     "TEMPLATE_AUTO_RELOAD",
     "PREVIEW_ENABLED",
@@ -93,6 +95,9 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "CELERY_BROKER_URL": None,
         "WEBHOOK_SECRET": None,
         "WEBHOOK_ALLOW_HTTP": False,
+        # Host names or addresses a callback or webhook may reach although they are loopback,
+        # private or link-local (app/outbound.py): development and tests only. Empty: none.
+        "OUTBOUND_ALLOW_HOSTS": [],
         # Body limit (CONTRACT.md, Errors: 413 over 5 MB by default).
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         # Where designers' files live; tests may point these elsewhere.
@@ -155,8 +160,10 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "JOB_CHUNK_SIZE": 20,
         "JOB_LEASE_SECONDS": 30.0,
         "JOB_MAX_ATTEMPTS": 3,
-        # An NDJSON job body is read line by line, so it may be far larger than a JSON body.
-        "JOB_MAX_NDJSON_BYTES": 1024 * 1024 * 1024,
+        # An NDJSON job body is read line by line, so it may be larger than a JSON body; each
+        # line is held to MAX_CONTENT_LENGTH. Every line is stored (its request or its
+        # problem), so this bounds the disk one request takes: 64 MB, about 10,000 big items.
+        "JOB_MAX_NDJSON_BYTES": 64 * 1024 * 1024,
         # API keys (app/auth): each key gets RATE_LIMIT (a Flask-Limiter string) unless it has
         # its own; counted in this process's memory, or in Redis with
         # RATE_LIMIT_STORAGE_URI=redis://… so that every worker and machine shares the count.
@@ -182,11 +189,11 @@ def _coerce(key: str, value: str) -> Any:
     if key in {"WEBHOOK_ALLOW_HTTP", "WEBHOOK_RUNNER", "TEMPLATE_AUTO_RELOAD", "PREVIEW_ENABLED",
                "SCHEMA_AUTO_UPGRADE"}:
         return value.strip().lower() in {"1", "true", "yes", "on"}
-    if key == "SECRET_KEY_FALLBACKS":
-        # Old keys, comma-separated: links they signed keep working while they rotate out.
+    if key in {"SECRET_KEY_FALLBACKS", "OUTBOUND_ALLOW_HOSTS"}:
+        # Comma-separated. Old keys: links they signed keep working while they rotate out.
         return [part.strip() for part in value.split(",") if part.strip()]
-    if key in {"MAX_CONTENT_LENGTH", "JOB_WORKERS", "JOB_CHUNK_SIZE", "RETENTION_DAYS", "JOB_RETENTION_DAYS",
-               "WEBHOOK_RETENTION_DAYS"}:
+    if key in {"MAX_CONTENT_LENGTH", "JOB_MAX_NDJSON_BYTES", "JOB_WORKERS", "JOB_CHUNK_SIZE",
+               "RETENTION_DAYS", "JOB_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS"}:
         return int(value)
     if key == "JOB_RUNNER":
         return value.strip().lower() in {"1", "true", "yes", "on"}

@@ -203,7 +203,8 @@ def receiver() -> Any:
 def test_a_finished_job_calls_back_signed(tmp_path: Path, receiver: Any) -> None:
     url, got = receiver
     app = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
-                      "WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_HTTP": True})
+                      "WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_HTTP": True,
+                      "OUTBOUND_ALLOW_HOSTS": ["127.0.0.1"]})
     client = app.test_client()
     answer = post_job(client, items(3, invalid=(1,)), callback_url=url)
     drain(app)
@@ -225,7 +226,8 @@ def test_a_finished_job_calls_back_signed(tmp_path: Path, receiver: Any) -> None
 def test_a_job_none_of_whose_items_rendered_says_why_it_did_not_call_back(tmp_path: Path) -> None:
     """The webhook outbox files each event under a message (app/webhooks); a job with no
     rendered message has none, and says so instead of failing silently."""
-    app = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"), "WEBHOOK_ALLOW_HTTP": True})
+    app = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"), "WEBHOOK_ALLOW_HTTP": True,
+                    "OUTBOUND_ALLOW_HOSTS": ["127.0.0.1"]})
     client = app.test_client()
     answer = post_job(client, items(2, invalid=(0, 1)), callback_url="http://127.0.0.1:9/hooks")
     drain(app)

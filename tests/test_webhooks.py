@@ -80,7 +80,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def configure(app: Flask) -> Flask:
-    app.config.update(WEBHOOK_SECRET=SECRET, WEBHOOK_ALLOW_HTTP=True)
+    app.config.update(WEBHOOK_SECRET=SECRET, WEBHOOK_ALLOW_HTTP=True, OUTBOUND_ALLOW_HOSTS=["127.0.0.1"])
     return share_templates(app)
 
 
@@ -250,7 +250,7 @@ def test_an_unreachable_receiver_is_retried(app: Flask, client: FlaskClient) -> 
     customer_reschedules(client, f"http://127.0.0.1:{port}/hooks")
     assert deliver(app, T0).retrying
     [row] = deliveries(app)
-    assert row.last_status_code is None and row.last_error and "refused" in row.last_error.lower()
+    assert (row.last_status_code, row.last_error) == (None, "connection failed")  # detail only in the log
 
 
 # --- durable ----------------------------------------------------------------------------------

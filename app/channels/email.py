@@ -37,6 +37,7 @@ POLICY = SMTP.clone(max_line_length=998)
 # Gmail clips a message whose HTML is over 102 KB (102 * 1024 bytes).
 GMAIL_CLIP_BYTES = 102 * 1024
 EML = "email.eml"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def render_html(message: Composed) -> str:
@@ -74,13 +75,13 @@ def envelope_for(message: Composed, enriched: Enriched, done: dict[str, ChannelO
 def build_eml(envelope: dict[str, Any], message_id: str, parts: dict[str, bytes]) -> bytes:
     """The complete MIME message from the envelope and the stored parts, by artifact name."""
     mail = EmailMessage(policy=POLICY)
-    mail["Subject"] = envelope["subject"]
-    mail["From"] = formataddr(tuple(envelope["from"]))  # type: ignore[arg-type]
+    mail["Subject"] = _one_line(envelope["subject"])
+    mail["From"] = formataddr(_pair(envelope["from"]))
     if envelope["to"]:
-        mail["To"] = formataddr(tuple(envelope["to"]))  # type: ignore[arg-type]
+        mail["To"] = formataddr(_pair(envelope["to"]))
     mail["Date"] = format_datetime(datetime.fromisoformat(envelope["date"]))
-    mail["Message-ID"] = envelope["message_id"]
-    mail["Content-Language"] = envelope["language"]
+    mail["Message-ID"] = _one_line(envelope["message_id"])
+    mail["Content-Language"] = _one_line(envelope["language"])
     mail["X-Touchpoint-Message"] = message_id
 
     mail.set_content(parts["email.txt"].decode(), subtype="plain", charset="utf-8",
@@ -157,6 +158,20 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
         File("email.html", "text/html; charset=utf-8", html.encode()),
         File("email.txt", "text/plain; charset=utf-8", text.encode()),
     ], warnings=warnings, envelope=envelope)
+
+
+def _one_line(value: str) -> str:
+    """A header value with every control character (CR and LF above all) made a space.
+    Requests are refused with them (app/schemas/common.py); this holds for messages stored
+    before that rule, and for any text a template adds: a header can never end early and
+    start another (`Bcc:`), and the standard library's refusal of CR and LF never becomes a
+    500 on every fetch of the .eml."""
+    return _CONTROL.sub(" ", value)
+
+
+def _pair(pair: list[str]) -> tuple[str, str]:
+    name, address = pair
+    return _one_line(name), _one_line(address).replace(" ", "")
 
 
 def _file_name(message: Composed) -> str:

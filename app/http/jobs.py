@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app import jobs
 from app.auth import caller, requires
-from app.http.body import json_body
+from app.http.body import check_media_type, json_body
 from app.jobs import ingest, state
 from app.jobs.models import BATCH, Job, JobItem
 from app.problems import InvalidRequest, NotFound
@@ -29,6 +29,7 @@ def _answer(body: dict, status: int = 200) -> Response:
 def create() -> Response:
     config = current_app.config
     if request.mimetype in NDJSON:
+        check_media_type(NDJSON)  # UTF-8 only, as JSON bodies
         # Streamed: read line by line from the socket; the callback URL in the query.
         callback_url = ingest.check_callback_url(request.args.get("callback_url"))
         request.max_content_length = config["JOB_MAX_NDJSON_BYTES"]

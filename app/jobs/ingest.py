@@ -4,12 +4,13 @@ The NDJSON body is read in 64 KB pieces and split into lines here, and the items
 written 500 at a time, so a body of 100,000 lines never sits in memory whole. While it
 arrives the job is `receiving`, which no runner takes; once the last line is in it becomes
 `queued` with its total. A line that is not a JSON object fails alone, its problem recorded
-at its position; every other line becomes an item (validated when it renders).
+at its position: one over the line limit (MAX_CONTENT_LENGTH), not UTF-8, with a key twice
+or nested too deep (app/strict_json.py). Every other line becomes an item (validated when it
+renders). The whole body is held to JOB_MAX_NDJSON_BYTES.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -17,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import insert, update
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app import strict_json
 from app.jobs import state
 from app.jobs.models import BATCH, ITEM_FAILED, ITEM_QUEUED, QUEUED, RECEIVING, Job, JobItem
 from app.problems import BodyTooLarge, BrandNotAllowed, InvalidRequest, MalformedJSON, Problem
@@ -61,9 +63,9 @@ def ndjson_entries(stream: IO[bytes], max_line: int) -> Iterator[Entry]:
             yield None, BodyTooLarge(f"line {number} is longer than {max_line} bytes")
             continue
         try:
-            item = json.loads(line, parse_constant=_not_json)
-        except (ValueError, UnicodeDecodeError) as exc:
-            yield None, MalformedJSON(f"line {number} is not valid JSON: {exc}")
+            item = strict_json.loads(line, f"line {number}")
+        except MalformedJSON as problem:
+            yield None, problem
             continue
         yield _entry(item, f"line {number}")
 
@@ -107,10 +109,6 @@ def _lines(stream: IO[bytes], max_line: int) -> Iterator[tuple[int, bytes | None
             skipping, buffer = True, b""
     if buffer.strip() and not skipping:
         yield number + 1, buffer
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def within_brands(entries: Iterable[Entry], brands: frozenset[str]) -> Iterator[Entry]:

@@ -13,7 +13,7 @@ from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from app.problems import FieldError, InvalidRequest
 from app.schemas.appointment import AppointmentData
 from app.schemas.bill import BillData
-from app.schemas.common import Channel, Identifier, Model, ProfileFields, Recipient
+from app.schemas.common import Channel, Identifier, Model, ProfileFields, Recipient, Reference
 from app.schemas.invoice import InvoiceData
 
 TYPE_CHANNELS: dict[str, tuple[str, ...]] = {
@@ -28,7 +28,7 @@ class _RenderRequestBase(Model):
     locale: Annotated[str, StringConstraints(max_length=35)] | None = None
     brand: Identifier
     recipient: Recipient = Field(default_factory=Recipient)
-    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+    reference: Reference | None = None
 
 
 class AppointmentRequest(_RenderRequestBase):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import current_app, has_app_context
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
+from app import outbound
 from app.schemas.common import (
     Email,
     HttpsUrl,
@@ -54,7 +55,8 @@ class Slot(Model):
 
 def _callback_url(value: str) -> str:
     """Where upstream hears of a reschedule or cancel: https, or http only where the service
-    runs with WEBHOOK_ALLOW_HTTP (development and tests, e.g. a receiver on 127.0.0.1)."""
+    runs with WEBHOOK_ALLOW_HTTP (development and tests), to a host on the public internet
+    (a receiver on 127.0.0.1 only where OUTBOUND_ALLOW_HOSTS names it)."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises on a port that is not a number
@@ -68,13 +70,17 @@ def _callback_url(value: str) -> str:
         raise ValueError("must name a host, without user name or password")
     if parts.fragment:
         raise ValueError("must not have a #fragment")
+    # Resolved now, and again when a delivery connects (app/outbound.py).
+    outbound.check_url(value)
     return value
 
 
 CallbackUrl = Annotated[
     str, StringConstraints(max_length=2000), AfterValidator(_callback_url),
     WithJsonSchema({"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^https?://",
-                    "description": "https:// (http:// only where WEBHOOK_ALLOW_HTTP is set). "
+                    "description": "https:// (http:// only where WEBHOOK_ALLOW_HTTP is set), to a host "
+                                   "on the public internet: a loopback, private, link-local, "
+                                   "multicast or reserved address is refused. "
                                    "Receives Standard Webhooks `appointment.rescheduled` and "
                                    "`appointment.cancelled` events."}),
 ]

@@ -24,7 +24,18 @@ from pydantic import (
 
 Channel = Literal["email", "web", "pdf", "ics", "sms"]
 
-_DECIMAL_RE = re.compile(r"^[+-]?\d{1,15}(\.\d{1,6})?$")
+# Decimal strings: at most 10 digits before the point and 6 after. Enough for any price,
+# quantity or meter reading (ten billion), and small enough that the largest invoice (1,000
+# lines of quantity times price, summed) stays within Decimal's 28 significant digits when it
+# is rounded to the currency's minor unit: beyond them, rounding raises InvalidOperation.
+MAX_WHOLE_DIGITS = 10
+MAX_FRACTION_DIGITS = 6
+_DECIMAL_RE = re.compile(rf"^[+-]?[0-9]{{1,{MAX_WHOLE_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$")
+_DECIMAL_SHAPE = re.compile(r"^[+-]?([0-9]+)(?:\.([0-9]+))?$")
+# C0 and C1 control characters (CR, LF and TAB among them), DEL, and Unicode's line and
+# paragraph separators: none belongs in a name, a number or a line of a message, and CR or LF
+# in one would end an email header and start another (`Bcc:`) in what upstream sends.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _IANA_ZONES = frozenset(available_timezones())
 
 
@@ -37,12 +48,25 @@ class Model(BaseModel):
 def _decimal_string(value: Any) -> Decimal:
     if isinstance(value, bool | int | float):
         raise ValueError('must be a decimal string such as "4.20", not a JSON number')
-    if not isinstance(value, str) or not _DECIMAL_RE.match(value.strip()):
+    shape = _DECIMAL_SHAPE.match(value.strip()) if isinstance(value, str) else None
+    if shape is None:
         raise ValueError('must be a decimal string such as "4.20"')
+    whole, fraction = shape.group(1).lstrip("0"), shape.group(2) or ""
+    if len(whole) > MAX_WHOLE_DIGITS:
+        raise ValueError(f"has more than {MAX_WHOLE_DIGITS} digits before the decimal point")
+    if len(fraction) > MAX_FRACTION_DIGITS:
+        raise ValueError(f"has more than {MAX_FRACTION_DIGITS} digits after the decimal point")
     try:
-        return Decimal(value.strip())
+        return Decimal(value.strip())  # type: ignore[union-attr]
     except InvalidOperation as exc:  # pragma: no cover - the pattern already guards this
         raise ValueError("is not a decimal number") from exc
+
+
+def _one_line(value: str) -> str:
+    if found := _CONTROL.search(value):
+        raise ValueError(f"must be one line without control characters (U+{ord(found.group()):04X} "
+                         f"at position {found.start()})")
+    return value
 
 
 def _non_negative(value: Decimal) -> Decimal:
@@ -108,14 +132,19 @@ Currency = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)
 ]
 
-# Text limits keep one request from asking us to lay out a novel.
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+# Text limits keep one request from asking us to lay out a novel. No text field is laid out
+# over several lines (the templates write each as one run of text), so none takes a control
+# character, LF included.
+OneLine = AfterValidator(_one_line)
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200), OneLine]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000), OneLine]
+# The request's own reference: echoed in lists and logs.
+Reference = Annotated[str, StringConstraints(max_length=200), OneLine]
 HttpsUrl = Annotated[
     str, StringConstraints(max_length=2000, pattern=r"^https://[^\s/$.?#][^\s]*$")
 ]
 Email = Annotated[
-    str, StringConstraints(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"), OneLine
 ]
 Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()./-]{3,31}$")]
 Identifier = Annotated[
@@ -128,8 +157,8 @@ class Party(Model):
 
     name: ShortText
     address: Text | None = None
-    vat_id: Annotated[str, StringConstraints(max_length=32)] | None = None
-    iban: Annotated[str, StringConstraints(max_length=42)] | None = None
+    vat_id: Annotated[str, StringConstraints(max_length=32), OneLine] | None = None
+    iban: Annotated[str, StringConstraints(max_length=42), OneLine] | None = None
     bic: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")] | None = None
     email: Email | None = None
     # ISO 3166-1 alpha-2, for the e-invoice's postal address; left out: the VAT id's prefix.
@@ -137,7 +166,7 @@ class Party(Model):
 
 
 class Payment(Model):
-    reference: Annotated[str, StringConstraints(max_length=140)] | None = None
+    reference: Annotated[str, StringConstraints(max_length=140), OneLine] | None = None
     pay_url: HttpsUrl | None = None
 
 

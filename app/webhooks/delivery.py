@@ -9,19 +9,21 @@ WEBHOOK_MAX_ATTEMPTS, then `failed`. A 410 Gone from the receiver means "stop": 
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
-import urllib.error
-import urllib.request
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from app import outbound
 from app.store.ids import new_id
 from app.webhooks import signing
 from app.webhooks.models import WebhookDelivery
@@ -121,33 +123,48 @@ def _attempt(db: Session, delivery_id: str, at: datetime, rng: random.Random | N
     db.commit()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect is an answer, not a place to send the event: it counts as a failed attempt.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def post(url: str, webhook_id: str, payload: str, at: datetime) -> tuple[int | None, str | None, int | None]:
-    """One attempt: (HTTP status or None, what went wrong or None, Retry-After seconds or None)."""
+    """One attempt: (HTTP status or None, what went wrong or None, Retry-After seconds or None).
+
+    What went wrong is said in generic words ('connection failed', 'TLS failed', 'HTTP 503'),
+    since callers read it in `/activity`: the detail (refused, timed out, which address)
+    would tell them which ports of which hosts are open. The log keeps the detail. A redirect
+    is an answer, not a place to send the event: http.client follows none, so it counts as a
+    failed attempt."""
     body = payload.encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": USER_AGENT,
-        **signing.headers(webhook_id, payload, at),
-    })
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+               **signing.headers(webhook_id, payload, at)}
     try:
-        with _opener.open(request, timeout=current_app.config["WEBHOOK_TIMEOUT"]) as response:
-            response.read(65536)
-            return response.status, None, None
-    except urllib.error.HTTPError as exc:
-        with exc:
-            retry_after = exc.headers.get("Retry-After", "")
-            return exc.code, f"HTTP {exc.code}", int(retry_after) if retry_after.isdigit() else None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(exc).__name__}: {reason}", None
+        connection = outbound.connect(url, current_app.config["WEBHOOK_TIMEOUT"])
+    except outbound.AddressRefused as exc:
+        log.warning("webhook %s to %s refused: %s", webhook_id, url, exc)
+        return None, "address not allowed", None
+    except (OSError, UnicodeError, ValueError) as exc:
+        log.warning("webhook %s to %s: %s: %s", webhook_id, url, type(exc).__name__, exc)
+        return None, "connection failed", None
+    try:
+        return _exchange(connection, url, body, headers)
+    except ssl.SSLError as exc:
+        log.warning("webhook %s to %s: TLS: %s", webhook_id, url, exc)
+        return None, "TLS failed", None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        log.warning("webhook %s to %s: %s: %s", webhook_id, url, type(exc).__name__, exc)
+        return None, "connection failed", None
+    finally:
+        connection.close()
+
+
+def _exchange(connection: http.client.HTTPConnection, url: str, body: bytes,
+              headers: dict[str, str]) -> tuple[int, str | None, int | None]:
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection.request("POST", target, body=body, headers=headers)
+    response = connection.getresponse()
+    response.read(65536)
+    if 200 <= response.status < 300:
+        return response.status, None, None
+    retry_after = response.headers.get("Retry-After", "")
+    return response.status, f"HTTP {response.status}", int(retry_after) if retry_after.isdigit() else None
 
 
 def _iso(moment: datetime) -> str:
