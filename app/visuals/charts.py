@@ -2,7 +2,7 @@
 
 Input: a ConsumptionChart, made by the bill's composer with every text already formatted
 in the message's language (app/pipeline/compose/bill.py), and a Layout: PRINT (552 x 260,
-11 px type: the PDF and the email's PNG) or SCREEN (400 x 270, 14 px type: the web page,
+11 px type: the PDF) or SCREEN (400 x 270, 14 px type: the web page,
 readable on a phone). Output: `chart_svg` answers inline SVG markup (one <rect> per bar, a
 <title> and a <desc> that state the figures); `chart_png` a stored PNG at 2x drawn with
 Pillow, once per content. Both draw the same list of marks, laid out once (`_marks`).
@@ -10,7 +10,10 @@ Pillow, once per content. Both draw the same list of marks, laid out once (`_mar
 Up to 24 bars, one per month; a month without a reading is an empty slot, never a zero.
 The current period is drawn in the brand's colour, the same month last year in dark grey,
 the other months light; similar and efficient homes are dashed lines across the plot.
-The marked bars carry their value; a legend names each mark.
+The marked bars carry their value (drawn last, with a halo, so no bar covers it); the unit
+stands over the axis. A legend names each mark: drawn in the SVG, but not in the email's PNG,
+which a phone shrinks to 60 %: the email writes the legend in HTML (`ConsumptionChart.swatches`)
+and the PNG uses the EMAIL layout, larger type and no legend.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from PIL import Image, ImageDraw, ImageFont
 from app.store.artifacts import ArtifactStore
 from app.visuals.drawn import Drawn, draw_once, drawing_key
 
-_VERSION = 2
+_VERSION = 3
 _GRID = "#d9dde1"
 _AXIS_TEXT = "#5f6368"
 _INK = "#1d1d1f"
@@ -44,6 +47,7 @@ class Layout:
     right: int
     top: int
     bottom: int
+    legend: bool = True  # False: the legend is written beside the picture, in HTML
 
     @property
     def legend_y(self) -> int:
@@ -54,7 +58,10 @@ class Layout:
 PRINT = Layout(552, 260, 11, 44, 538, 14, 186)
 # The web page: fewer units across, so its type stays legible when a phone shrinks it.
 SCREEN = Layout(400, 290, 14, 48, 386, 18, 178)
-WIDTH, HEIGHT = PRINT.width, PRINT.height
+# The email's PNG, shown at 552 x 260 on a desktop and shrunk to the width of a phone: type as
+# large as the plot allows, and the legend left to the HTML under the picture.
+EMAIL = Layout(552, 260, 17, 60, 540, 26, 204, legend=False)
+WIDTH, HEIGHT = EMAIL.width, EMAIL.height
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,13 @@ class ConsumptionChart:
     title: str
     description: str                       # the text alternative: every figure in words
     primary: str                           # the brand's colour for the current period
+    unit: str = ""                         # written over the axis ("kWh")
+
+    @property
+    def swatches(self) -> list[dict[str, object]]:
+        """The legend for HTML: {text, colour, line} each; `line` for a dashed rule, else a square."""
+        return [{"text": text, "colour": _LINES[kind][0] if kind in _LINES else _colour(kind, self.primary),
+                 "line": kind in _LINES} for kind, text in self.legend]
 
     def key(self, layout: Layout) -> str:
         return drawing_key("consumption-chart", _VERSION, repr(layout), repr(self))
@@ -132,6 +146,7 @@ class _Text:
     anchor: str = "middle"  # "start", "middle", "end"
     fill: str = _AXIS_TEXT
     bold: bool = False
+    halo: bool = False  # a white outline, so the text reads over a bar or a line
 
 
 def _colour(kind: str, primary: str) -> str:
@@ -157,7 +172,9 @@ def _marks(chart: ConsumptionChart, layout: Layout) -> list[_Rect | _Rule | _Tex
         marks.append(_Text(layout.left - 6, y_of(value) + font * 0.35, label, "end"))
     slot = (layout.right - layout.left) / max(len(chart.bars), 1)
     width = max(slot * 0.68, 1.0)
-    shown, last_year_written = _shown_labels(chart.bars), None
+    if chart.unit:
+        marks.append(_Text(4, layout.top - font * 0.6, chart.unit, "start"))
+    shown, last_year_written, values = _shown_labels(chart.bars), None, []
     for index, bar in enumerate(chart.bars):
         x = layout.left + slot * index + (slot - width) / 2
         centre = x + width / 2
@@ -165,7 +182,7 @@ def _marks(chart: ConsumptionChart, layout: Layout) -> list[_Rect | _Rule | _Tex
             top = y_of(bar.value)
             marks.append(_Rect(x, top, width, layout.bottom - top, _colour(bar.kind, chart.primary)))
         if bar.kind and bar.value_text and bar.value is not None:
-            marks.append(_Text(centre, y_of(bar.value) - 4, bar.value_text, fill=_INK, bold=True))
+            values.append(_Text(centre, y_of(bar.value) - 4, bar.value_text, fill=_INK, bold=True, halo=True))
         if shown[index]:
             marks.append(_Text(centre, layout.bottom + font + 3, bar.label, bold=bar.kind == "current"))
             if bar.year != last_year_written:  # the year under its first written month
@@ -175,8 +192,9 @@ def _marks(chart: ConsumptionChart, layout: Layout) -> list[_Rect | _Rule | _Tex
         colour, dash = _LINES[line.kind]
         marks.append(_Rule(layout.left, layout.right, y_of(line.value), colour, 2, dash))
     marks.append(_Rule(layout.left, layout.right, layout.bottom, _AXIS_TEXT))
+    marks += values  # over every bar and line
     x, y = float(layout.left), float(layout.legend_y)
-    for kind, text in chart.legend:
+    for kind, text in chart.legend if layout.legend else ():
         needed = 22 + len(text) * font * 0.58
         if x > layout.left and x + needed > layout.width - 4:
             x, y = float(layout.left), y + font + 6
@@ -213,6 +231,8 @@ def chart_svg(chart: ConsumptionChart, layout: Layout = SCREEN) -> str:
                        f'stroke="{mark.colour}" stroke-width="{mark.width:g}"{dash}/>')
         else:
             bold = ' font-weight="bold"' if mark.bold else ""
+            if mark.halo:
+                bold += ' stroke="#fff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
             out.append(f'<text x="{mark.x:.1f}" y="{mark.y:.1f}" text-anchor="{mark.anchor}" '
                        f'fill="{mark.fill}"{bold}>{e(mark.text)}</text>')
     out.append("</svg>")
@@ -239,7 +259,7 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 _ANCHORS = {"start": "ls", "middle": "ms", "end": "rs"}  # Pillow: horizontal + baseline
 
 
-def _draw_png(chart: ConsumptionChart, layout: Layout = PRINT, scale: int = 2) -> tuple[bytes, int, int]:
+def _draw_png(chart: ConsumptionChart, layout: Layout = EMAIL, scale: int = 2) -> tuple[bytes, int, int]:
     image = Image.new("RGB", (layout.width * scale, layout.height * scale), "white")
     draw = ImageDraw.Draw(image)
     for mark in _marks(chart, layout):
@@ -256,8 +276,9 @@ def _draw_png(chart: ConsumptionChart, layout: Layout = PRINT, scale: int = 2) -
                           width=round(mark.width * scale))
                 x = end + off
         else:
+            halo = {"stroke_width": 2 * scale, "stroke_fill": (255, 255, 255)} if mark.halo else {}
             draw.text((mark.x * scale, mark.y * scale), mark.text, fill=_rgb(mark.fill),
-                      font=_font(layout.font * scale, mark.bold), anchor=_ANCHORS[mark.anchor])
+                      font=_font(layout.font * scale, mark.bold), anchor=_ANCHORS[mark.anchor], **halo)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue(), image.width, image.height
@@ -265,4 +286,4 @@ def _draw_png(chart: ConsumptionChart, layout: Layout = PRINT, scale: int = 2) -
 
 def chart_png(chart: ConsumptionChart, store: ArtifactStore) -> Drawn:
     """The stored PNG of the chart at 2x (WIDTH x HEIGHT CSS pixels), drawn once per content."""
-    return draw_once(store, chart.key(PRINT), lambda: _draw_png(chart))
+    return draw_once(store, chart.key(EMAIL), lambda: _draw_png(chart))

@@ -159,7 +159,7 @@ def consumption_chart(window: list[dict[str, Any]], data: BillData, fmt: Any,
         legend=tuple(legend),
         title=fmt.gettext("Consumption per month (%(unit)s)", unit=unit),
         description=chart_description(window, lines, fmt, unit),
-        primary=primary,
+        primary=primary, unit=unit,
     )
 
 
