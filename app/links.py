@@ -1,13 +1,30 @@
-"""Signed, expiring links for customers: `/m/<token>` and friends.
+"""Signed, expiring, opaque links for customers: `/m/<token>` and friends.
 
-Tokens are itsdangerous timed signatures over the message id, salted per purpose. Keys
-rotate: `SECRET_KEY` signs, and every key in `SECRET_KEY_FALLBACKS` still verifies.
+Tokens are itsdangerous timed signatures, salted per purpose, over the message id *sealed*:
+encrypted with AES-SIV (`cryptography`) under a key derived from SECRET_KEY per purpose
+(HKDF), so a link says nothing about the message it opens, and a link forwarded to someone
+opens that customer page only (its token is no token of another purpose). Sealing is
+deterministic: one message has one link per purpose, and a changed byte fails the signature
+(404) before anything is decrypted; an expired one is a 410. Keys rotate: `SECRET_KEY` signs
+and seals, and every key in `SECRET_KEY_FALLBACKS` still verifies and opens.
+
+Links sent before sealing carry the id in clear (`msg_….<ts>.<sig>`); they are still
+accepted, with their signature and age checked as before, until WEB_LINK_MAX_AGE retires
+them (400 days after they were made).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
@@ -57,13 +74,95 @@ def unsign_id(purpose: str, token: str, max_age: int) -> str:
         raise NotFound("This link is not valid.") from exc
 
 
+# --------------------------------------------------------------------------- sealed ids
+
+# `msg_` and 26 Crockford base32 characters (app/store/ids.py): packed into 16 bytes, so a
+# sealed id is short (links go into SMS texts, where every character counts).
+_PACKABLE = re.compile(r"([a-z]{1,8})_([0-9a-hjkmnp-tv-z]{26})")
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_PACKED, _RAW = 1, 0
+
+
+@lru_cache(maxsize=64)
+def _cipher(secret: str, purpose: str) -> AESSIV:
+    key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
+               info=f"touchpoint.seal.{purpose}".encode()).derive(secret.encode())
+    return AESSIV(key)
+
+
+def _pack(message_id: str) -> bytes:
+    match = _PACKABLE.fullmatch(message_id)
+    if match is None or match.group(1) != "msg":
+        raw = message_id.encode()
+        return bytes([_RAW, len(raw)]) + raw
+    value = 0
+    for char in match.group(2):
+        value = value * 32 + _ALPHABET.index(char)
+    return bytes([_PACKED]) + value.to_bytes(17, "big")[1:]
+
+
+def _unpack(data: bytes) -> tuple[str, bytes]:
+    """(message id, what follows it)."""
+    if data[:1] == bytes([_PACKED]) and len(data) >= 17:
+        value, chars = int.from_bytes(data[1:17], "big"), []
+        for _ in range(26):
+            value, index = divmod(value, 32)
+            chars.append(_ALPHABET[index])
+        return "msg_" + "".join(reversed(chars)), data[17:]
+    if data[:1] == bytes([_RAW]) and len(data) >= 2:
+        end = 2 + data[1]
+        return data[2:end].decode(), data[end:]
+    raise ValueError("not a sealed id")
+
+
+def seal(purpose: str, message_id: str, extra: str = "") -> str:
+    """The message id (and `extra`) encrypted for `purpose`: URL-safe, and opaque."""
+    sealed = _cipher(current_app.config["SECRET_KEY"], purpose).encrypt(
+        _pack(message_id) + extra.encode(), None)
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def open_sealed(purpose: str, sealed: str) -> tuple[str, str]:
+    """(message id, extra) of a sealed value; NotFound when it is none of ours."""
+    config = current_app.config
+    try:
+        data = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+    except (binascii.Error, ValueError):
+        raise NotFound("This link is not valid.") from None
+    for secret in (config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])):
+        try:
+            message_id, extra = _unpack(_cipher(secret, purpose).decrypt(data, None))
+            return message_id, extra.decode()
+        except (InvalidTag, ValueError, UnicodeDecodeError):
+            continue
+    raise NotFound("This link is not valid.")
+
+
+def sign_message(purpose: str, message_id: str, extra: str = "") -> str:
+    """A short, opaque token for one message (and `extra`): sealed, timestamped, signed."""
+    return sign_id(purpose, seal(purpose, message_id, extra))
+
+
+def unsign_message(purpose: str, token: str, max_age: int, separator: str = "~") -> tuple[str, str]:
+    """(message id, extra) of a token of `sign_message`, or of one sent before sealing
+    (`<id><separator><extra>` in clear); NotFound when tampered with, Gone when expired."""
+    value = unsign_id(purpose, token, max_age)
+    try:
+        return open_sealed(purpose, value)
+    except NotFound:
+        if not value.startswith("msg_"):  # signed by us, yet neither form: never made here
+            raise
+    message_id, _, extra = value.partition(separator)
+    return message_id, extra
+
+
 def absolute(path: str) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}{path}"
 
 
 def message_links(message_id: str) -> dict[str, str]:
     """Every URL a message shows, known before anything is rendered."""
-    token = sign_id("web", message_id)
+    token = sign_message("web", message_id)
     api = f"/v1/messages/{message_id}"
     return {
         "web": absolute(f"/m/{token}"),

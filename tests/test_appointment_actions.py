@@ -12,6 +12,7 @@ import json
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from sqlalchemy import func, select
 from app.appointments import state as state_module
 from app.appointments.models import Appointment, AppointmentChange, SlotBooking
 from app.appointments.tokens import action_token
-from app.links import sign_id
+from app.links import sign_id, unsign_message
 from app.store.models import Message
 from app.webhooks.models import WebhookDelivery
 from tests.appointments import (
@@ -38,7 +39,7 @@ from tests.appointments import (
     submit,
     text_of,
 )
-from tests.conftest import PUBLIC_BASE_URL, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture
 
 SLOT_1, SLOT_2 = "2031-03-17T09:00:00", "2031-03-18T14:00:00"  # the reminder fixture's slots
 
@@ -69,7 +70,13 @@ def new_message_id(response: Any) -> str:
     """The message a POST redirected to (its web page is the confirmation)."""
     assert response.status_code == 303, response.get_data(as_text=True)[:800]
     token = response.headers["Location"].removeprefix(f"{PUBLIC_BASE_URL}/m/")
-    return token.split(".")[0]
+    # The link is opaque (app/links.py): open it as the service does, with the tests' key.
+    with LINKS.app_context():
+        return unsign_message("web", token, 3600)[0]
+
+
+LINKS = Flask("links")
+LINKS.config.update(SECRET_KEY=_config(Path("."), "")["SECRET_KEY"])
 
 
 def set_clock(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:

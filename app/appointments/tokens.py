@@ -1,9 +1,10 @@
 """The signed links of `/a/<token>/reschedule` and `/a/<token>/cancel`, and their forms' CSRF tokens.
 
-An action token names one message and when it stops working (the appointment's start: a
-meeting that has begun cannot be moved from a link). It is signed with SECRET_KEY (old keys
-in SECRET_KEY_FALLBACKS still verify) under its own salt, so a `/m/` token is no action
-token. Tampered: 404 page; expired: 410 page.
+An action token names one message, sealed (opaque: app/links.py), and when it stops working
+(the appointment's start: a meeting that has begun cannot be moved from a link). It is signed
+with SECRET_KEY (old keys in SECRET_KEY_FALLBACKS still verify) under its own salt, so a `/m/`
+token is no action token. Tampered: 404 page; expired: 410 page. Tokens sent before sealing
+(`{"m": "msg_…"}` in clear) still open until WEB_LINK_MAX_AGE retires them.
 
 The forms use the signed double-submit pattern (OWASP): the page sets a random cookie and
 puts a signed token binding that cookie to this message and this action in the form. A POST
@@ -18,7 +19,7 @@ from typing import Any
 
 from flask import Request, Response, current_app
 
-from app.links import sign, unsign
+from app.links import open_sealed, seal, sign, unsign
 from app.problems import Gone, NotFound, Problem
 
 PURPOSE = "appointment"
@@ -34,18 +35,23 @@ class FormRefused(Problem):
 
 
 def action_token(message_id: str, expires_at: datetime) -> str:
-    return sign(PURPOSE, {"m": message_id, "e": int(expires_at.timestamp())})
+    return sign(PURPOSE, {"s": seal(PURPOSE, message_id), "e": int(expires_at.timestamp())})
 
 
 def read_action_token(token: str, now: datetime | None = None) -> str:
     """The message id an action token names; NotFound when tampered with, Gone when expired."""
     payload = unsign(PURPOSE, token, current_app.config["WEB_LINK_MAX_AGE"])
-    if not isinstance(payload, dict) or not isinstance(payload.get("m"), str) \
-            or not isinstance(payload.get("e"), int):
+    if not isinstance(payload, dict) or not isinstance(payload.get("e"), int):
+        raise NotFound("This link is not valid.")
+    if isinstance(payload.get("s"), str):
+        message_id, _ = open_sealed(PURPOSE, payload["s"])
+    elif isinstance(payload.get("m"), str):  # sent before sealing
+        message_id = payload["m"]
+    else:
         raise NotFound("This link is not valid.")
     if (now or datetime.now(UTC)).timestamp() >= payload["e"]:
         raise Gone("This link has expired.")
-    return payload["m"]
+    return message_id
 
 
 def form_cookie(request: Request) -> str:
@@ -56,7 +62,12 @@ def form_cookie(request: Request) -> str:
 
 
 def form_token(cookie: str, message_id: str, action: str) -> str:
-    return sign(CSRF_PURPOSE, {"c": cookie, "m": message_id, "a": action})
+    # Sealed too: the form is on the page, and the page shows no message id.
+    return sign(CSRF_PURPOSE, _form_payload(cookie, message_id, action))
+
+
+def _form_payload(cookie: str, message_id: str, action: str) -> dict[str, str]:
+    return {"c": cookie, "s": seal(CSRF_PURPOSE, message_id), "a": action}
 
 
 def set_form_cookie(response: Response, cookie: str) -> None:
@@ -77,5 +88,5 @@ def check_form(request: Request, message_id: str, action: str) -> None:
         raise FormRefused("The page was open too long.") from exc
     except NotFound as exc:
         raise FormRefused("The form's security token is not valid.") from exc
-    if payload != {"c": cookie, "m": message_id, "a": action}:
+    if payload != _form_payload(cookie, message_id, action):
         raise FormRefused("The form was made for another page.")

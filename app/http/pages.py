@@ -14,7 +14,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from app.appointments.current import current_for
 from app.http.messages import send_artifact
 from app.i18n import Formatter, parse_locale
-from app.links import unsign_id
+from app.links import unsign_message
 from app.problems import Gone, NotFound
 from app.store import archive, artifacts
 from app.templating import render
@@ -32,7 +32,7 @@ h1{font-size:22px;margin:0 0 12px}</style></head>
 
 
 def _message_for(token: str):  # type: ignore[no-untyped-def]
-    message_id = unsign_id("web", token, current_app.config["WEB_LINK_MAX_AGE"])
+    message_id, _ = unsign_message("web", token, current_app.config["WEB_LINK_MAX_AGE"])
     message = archive.get_message(message_id)
     if message is None:
         raise NotFound("This message no longer exists.")
