@@ -23,11 +23,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.pipeline import render_message
 from app.problems import IdempotencyKeyInFlight
-from app.store import idempotency
-from app.store.models import IdempotencyKey
+from app.store import idempotency, session
+from app.store.models import IdempotencyKey, Message
 from tests.conftest import load_fixture
 from tests.jobs import PATIENCE, items, kill, process, python, wait_for
 from tests.test_server import START_PATIENCE, Server, free_port, ready, server_environment
@@ -230,3 +232,16 @@ def test_sigkill_mid_load_and_mid_job_loses_nothing_doubles_nothing_leaves_nothi
         # What the killed processes left on disk is swept.
         wait_for(lambda: not _orphans(var_dir), f"the sweep to remove {left_behind}", timeout=30)
         assert any(line.get("msg", "").startswith("sweep: removed") for line in Server.log_lines(server))
+
+
+def test_a_stalled_first_request_never_stores_a_second_message(any_app: Flask, db: Session) -> None:
+    """The first request outlived its lease (stalled, not dead) and a retry took the key and
+    answered: when the first one gets to store, it is refused, and one message remains."""
+    lease = any_app.config["IDEMPOTENCY_LEASE"]
+    _claim(db, any_app, "stalled", now=datetime.now(UTC) - timedelta(seconds=lease + 1), lease=lease)
+    retry = any_app.test_client().post("/v1/render", json=BODY, headers={"Idempotency-Key": "stalled"})
+    assert retry.status_code == 201
+    with any_app.test_request_context(), pytest.raises(IdempotencyKeyInFlight):
+        render_message(BODY, idempotency_key=idempotency.scoped("tests", "stalled"))
+    with any_app.app_context():
+        assert list(session().scalars(select(Message.id))) == [retry.json["id"]]
