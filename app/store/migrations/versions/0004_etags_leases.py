@@ -2,7 +2,8 @@
 
 - `profiles.etag`: a conditional write is one `UPDATE … WHERE etag = ?` (app/store/customers.py),
   so of writers racing on one ETag exactly one wins. Existing profiles get theirs computed here,
-  with the same function the service uses.
+  the way the service computed them at this revision (a copy, so the revision stays as it was
+  whatever the service's code becomes).
 - `idempotency_keys.owner`, `lease_until`: the request serving a key renews its lease while it
   renders (app/store/idempotency.py); a retry takes over a key whose lease ran out at once.
   Keys in flight before this have none, and are taken over as before (after the lock timeout).
@@ -14,17 +15,22 @@ Created: 2026-12-01
 
 from __future__ import annotations
 
+import hashlib
 import json
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from app.store.customers import etag_of
 
 revision: str = "0004_etags_leases"
 down_revision: str | None = "0003_job_brands"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
+
+
+def etag_of(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
 
 
 def upgrade() -> None:
