@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from app.channels import pdf
 from app.channels.sandbox import Sandbox
 from app.jobs.embedded import drain
-from app.problems import RenderCancelled
+from app.problems import PdfTimeLimit, RenderCancelled
 from app.store import artifacts
 from tests.conftest import load_fixture
 
@@ -147,3 +147,17 @@ def test_a_closed_connection_reads_as_gone(app: Flask) -> None:
         assert gone is not None and gone() is False
         theirs.close()
         assert gone() is True
+
+
+def test_waiting_for_a_free_child_counts_against_the_time_limit() -> None:
+    """The limit bounds the answer: a call queued behind a slow one does not wait it out."""
+    box = Sandbox(processes=1)
+    try:
+        box.call(pow, (2, 10), seconds=10, megabytes=64)  # the one child, started and warm
+        child = box._idle.pop()  # held, as by a render in another thread
+        with pytest.raises(PdfTimeLimit):
+            box.call(pow, (2, 10), seconds=0.3, megabytes=64)
+        box._give_back(child, True)
+        assert box.call(pow, (2, 11), seconds=10, megabytes=64) == 2048
+    finally:
+        box.close()

@@ -3,7 +3,8 @@ and a memory limit, so one hostile document costs a child, never the serving pro
 
     parent -> takes an idle child of this process's small pool (starting one when none is
               idle and the pool is not full), sends it the call, and waits: at most
-              `seconds`, and only while `cancelled()` says the client is still there
+              `seconds` from the call (waiting for a free child counts: the limit bounds
+              the answer), and only while `cancelled()` says the client is still there
     child  -> started from the forkserver (WeasyPrint already imported there), warmed up
               once; per call RLIMIT_AS is its own size now plus `megabytes`, then lifted
     limit  -> the child is killed (SIGKILL) and replaced; the caller gets PdfTimeLimit,
@@ -11,7 +12,8 @@ and a memory limit, so one hostile document costs a child, never the serving pro
 
 The pool is per process (each gunicorn worker, each job-pool process has its own): what a
 child holds is given back to the system when it exits. A child is also replaced after
-`CALLS_PER_CHILD` calls, so a heap that only grows is given back now and then. The child's
+`CALLS_PER_CHILD` calls, or at once when a document left it `GROWTH_LIMIT` larger than it
+started, so a big document's heap is given back to the system. The child's
 log lines (WeasyPrint's warnings, a refused fetch) come back with the answer and are logged
 here, under their own logger names.
 """
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 # so more children than cores would only queue at the CPU while holding memory.
 PROCESSES = min(2, os.cpu_count() or 1)
 CALLS_PER_CHILD = 200
+GROWTH_LIMIT = 48 * 2**20
 # How often a waiting parent asks whether its client is still there.
 CANCEL_POLL_SECONDS = 0.25
 # A fresh child imports nothing new (the forkserver did) and lays out one small document.
@@ -62,8 +65,8 @@ class _Child:
         self.ready = False
         self.calls = 0
 
-    def wait_ready(self) -> bool:
-        if not self.ready and wait([self.conn, self.process.sentinel], START_SECONDS) and self.conn.poll():
+    def wait_ready(self, seconds: float) -> bool:
+        if not self.ready and wait([self.conn, self.process.sentinel], seconds) and self.conn.poll():
             self.ready = self.conn.recv() == "ready"
         return self.ready
 
@@ -84,21 +87,21 @@ class Sandbox:
 
     def call(self, function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float,
              megabytes: int, cancelled: Callable[[], bool] | None = None) -> Any:
-        child = self._take()
+        deadline = time.monotonic() + seconds
+        child = self._take(deadline, seconds)
         healthy = False
         try:
-            result, healthy = self._run(child, function, args, seconds, megabytes, cancelled)
+            result, healthy = self._run(child, function, args, deadline, seconds, megabytes, cancelled)
             return result
         finally:
             self._give_back(child, healthy)
 
-    def _run(self, child: _Child, function: Callable[..., Any], args: tuple[Any, ...], seconds: float,
-             megabytes: int, cancelled: Callable[[], bool] | None) -> tuple[Any, bool]:
-        if not child.wait_ready():
+    def _run(self, child: _Child, function: Callable[..., Any], args: tuple[Any, ...], deadline: float,
+             seconds: float, megabytes: int, cancelled: Callable[[], bool] | None) -> tuple[Any, bool]:
+        if not child.wait_ready(START_SECONDS):
             raise ChildFailed("a PDF process did not start")
         child.conn.send((function, args, megabytes))
         child.calls += 1
-        deadline = time.monotonic() + seconds
         while not child.conn.poll():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -111,7 +114,7 @@ class Sandbox:
                 # under RLIMIT_AS: the only limit a child dies of by itself.
                 raise PdfMemoryLimit(megabytes)
         try:
-            kind, value, records = child.conn.recv()
+            kind, value, records, growth = child.conn.recv()
         except EOFError:
             raise PdfMemoryLimit(megabytes) from None
         _relog(records)
@@ -119,12 +122,15 @@ class Sandbox:
             raise PdfMemoryLimit(megabytes)
         if kind == "error":
             return _raise(value), True
-        return value, True
+        return value, growth <= GROWTH_LIMIT
 
-    def _take(self) -> _Child:
+    def _take(self, deadline: float, seconds: float) -> _Child:
         with self._lock:
             while not self._idle and self._count >= self.processes:
-                self._lock.wait()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise PdfTimeLimit(seconds)
+                self._lock.wait(left)
             if self._idle:
                 return self._idle.pop()
             self._count += 1
@@ -154,13 +160,6 @@ class Sandbox:
             self._count -= len(idle)
         for child in idle:
             child.kill()
-
-    def warm(self) -> None:
-        """Start every child now (a server's start), not on its first documents."""
-        children = [self._take() for _ in range(self.processes)]
-        for child in children:
-            child.wait_ready()
-            self._give_back(child, True)
 
 
 def _raise(value: tuple[str, str]) -> Any:
@@ -209,6 +208,7 @@ def _serve(conn: Connection) -> None:
     # Fonts and the user-agent stylesheet load on the first layout: do it before any deadline.
     HTML(string="<p style='font-family: sans-serif'>warm <b>up</b></p>").write_pdf()
     collect.records.clear()
+    started = _resident()
     conn.send("ready")
     while True:
         try:
@@ -216,7 +216,7 @@ def _serve(conn: Connection) -> None:
         except EOFError:  # the parent is gone: so is this child
             os._exit(0)
         answer = _call(function, args, megabytes)
-        conn.send((*answer, collect.records))
+        conn.send((*answer, collect.records, _resident() - started))
         collect.records = []
         if answer[0] == "memory":
             os._exit(0)  # a heap that ran out mid-layout is not trusted with another
@@ -234,6 +234,10 @@ def _call(function: Callable[..., Any], args: tuple[Any, ...], megabytes: int) -
     except MemoryError:
         return "memory", None
     except Exception as exc:
+        # A C library that cannot allocate does not always say MemoryError (cffi answers a
+        # SystemError, cairo an error status): having touched the limit says it.
+        if _peak_address_space() >= limit - 2 * 2**20:
+            return "memory", None
         return "error", (type(exc).__name__, str(exc)[:500])
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
@@ -242,3 +246,16 @@ def _call(function: Callable[..., Any], args: tuple[Any, ...], megabytes: int) -
 def _address_space() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _resident() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_address_space() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmPeak:"):
+                return int(line.split()[1]) * 1024
+    return 0
