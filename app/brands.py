@@ -18,6 +18,7 @@ from PIL import Image
 from app.personalise.catalogue import EMPTY, Catalogue, load_catalogue, picture_store
 from app.problems import InvalidRequest
 from app.store.artifacts import ArtifactStore
+from app.visuals.palette import dark_colors, dark_logo
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Brand:
     # The offer catalogue (`offers.json`, app/personalise/catalogue.py); refused at load if broken.
     offers: Catalogue = EMPTY
     raw: dict[str, Any] = field(default_factory=dict)
+    # The dark scheme (app/visuals/palette.py): {colors, logo}, declared in brand.json "dark" or derived.
+    dark: dict[str, Any] = field(default_factory=dict)
 
     def legal_text(self, language: str) -> str:
         return self.legal.get(language) or self.legal.get("en") or ""
@@ -68,6 +71,7 @@ class Brand:
             "phone": self.phone,
             "legal": self.legal_text(language),
             "logo": self.logo,
+            "dark": self.dark,
         }
 
 
@@ -153,13 +157,22 @@ class BrandRegistry:
                 "height": LOGO_BOX[1] // 2,
                 "alt": raw["name"],
             }
+        colors = {**DEFAULT_COLORS, **raw.get("colors", {})}
+        declared = raw.get("dark") or {}
+        dark: dict[str, Any] = {"colors": dark_colors(colors, declared.get("colors")), "logo": None}
+        if logo:
+            picture = (fit_logo(path.parent / declared["logo"]) if declared.get("logo")
+                       else dark_logo(fit_logo(path.parent / raw["logo"])))
+            dark["logo"] = {**logo, "url": f"{self.public_base_url}/assets/"
+                                          f"{self.assets.put_asset(picture, 'png')}.png"}
         return Brand(
+            dark=dark,
             products=(products := self._products(path.parent)),
             offers=load_catalogue(path.parent / "offers.json", products,
                                   picture_store(self.assets, self.public_base_url)),
             id=brand_id,
             name=raw["name"],
-            colors={**DEFAULT_COLORS, **raw.get("colors", {})},
+            colors=colors,
             locale=raw.get("locale", "en"),
             email_from=raw["email_from"],
             website=raw.get("website"),

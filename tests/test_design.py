@@ -219,7 +219,8 @@ def test_advisor_sits_inside_the_appointment_card_in_the_email_at_600px(
 # --- Dark mode ---------------------------------------------------------------------------------
 
 # Every visible element with text of its own: its colour against the first opaque background
-# behind it, as WCAG computes it. Answers the worst few.
+# behind it, as WCAG computes it, and how large that background is (a light button is fine on a
+# dark page; a light block of content is what the dark scheme must not leave).
 _CONTRAST_JS = """() => {
   const lum = (c) => { const m = c.match(/[\\d.]+/g).map(Number);
     const ch = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
@@ -227,17 +228,17 @@ _CONTRAST_JS = """() => {
   const behind = (el) => {
     for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
       const bg = getComputedStyle(n).backgroundColor; const [l, a] = lum(bg);
-      if (a > 0.5) return [l, bg];
+      if (a > 0.5) { const r = n.getBoundingClientRect(); return [l, bg, r.width * r.height]; }
     }
-    return [1, 'canvas'];
+    return [1, 'canvas', Infinity];
   };
   const out = [];
   for (const el of document.body.querySelectorAll('*')) {
     const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
     if (!own || !el.getClientRects().length || el.closest('svg')) continue;
-    const [fg] = lum(getComputedStyle(el).color); const [bg, which] = behind(el);
+    const [fg] = lum(getComputedStyle(el).color); const [bg, which, area] = behind(el);
     const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    out.push({text: el.textContent.trim().slice(0, 30), ratio, bg: which, bgLum: bg});
+    out.push({text: el.textContent.trim().slice(0, 30), ratio, bg: which, bgLum: bg, area});
   }
   return out;
 }"""
@@ -248,7 +249,7 @@ def _dark_problems(page: Page) -> list[str]:
     assert found, "no text found"
     problems = [f"{i['text']!r}: contrast {i['ratio']:.2f} on {i['bg']}" for i in found if i["ratio"] < 4.5]
     problems += [f"{i['text']!r}: light background {i['bg']} in the dark scheme"
-                 for i in found if i["bgLum"] > 0.4]
+                 for i in found if i["bgLum"] > 0.4 and i["area"] > 40000]
     return problems
 
 
