@@ -9,7 +9,9 @@ CPU and 876 MB before a 422 ('1002 pages; limit 200'); `Prefer: respond-async` a
 
 from __future__ import annotations
 
+import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.channels import pdf
-from app.channels.sandbox import Sandbox
+from app.channels.sandbox import Sandbox, run_here
 from app.jobs.embedded import drain
-from app.problems import PdfTimeLimit, RenderCancelled
+from app.problems import PdfMemoryLimit, PdfTimeLimit, RenderCancelled
 from app.store import artifacts
 from tests.conftest import load_fixture
 
@@ -161,3 +163,20 @@ def test_waiting_for_a_free_child_counts_against_the_time_limit() -> None:
         assert box.call(pow, (2, 11), seconds=10, megabytes=64) == 2048
     finally:
         box.close()
+
+
+def spin(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_in_a_pool_process_the_limits_apply_to_the_call_itself() -> None:
+    """A job pool process lays out in its own main thread, under a timer and RLIMIT_AS."""
+    assert run_here(pow, (2, 10), seconds=5, megabytes=64) == 1024
+    with pytest.raises(PdfTimeLimit):
+        run_here(spin, (5.0,), seconds=0.2, megabytes=64)
+    with pytest.raises(PdfMemoryLimit):
+        run_here(bytearray, (256 * 2**20,), seconds=5, megabytes=64)
+    assert bytearray(256 * 2**20)  # and the limit is lifted afterwards
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -36,7 +36,7 @@ from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.channels import ChannelOutput, File
-from app.channels.sandbox import sandbox
+from app.channels.sandbox import bounded
 from app.einvoice import CONFORMANCE_LEVEL, FILENAME, EInvoiceSkipped, facturx_xml
 from app.problems import FieldError, InvalidRequest, collect
 from app.store.artifacts import ArtifactStore
@@ -211,7 +211,7 @@ def render_bounded(html: str, assets_root: Path, public_base_url: str, einvoice:
                    cancelled: Callable[[], bool] | None = None) -> tuple[bytes, int]:
     """The PDF and its page count, laid out in a sandboxed child under the configured limits
     (PdfTimeLimit, PdfMemoryLimit, RenderCancelled), and no longer than MAX_PDF_PAGES."""
-    data, pages = sandbox().call(
+    data, pages = bounded(
         lay_out, (html, assets_root, public_base_url, einvoice, created),
         seconds=config["PDF_TIME_LIMIT"], megabytes=config["PDF_MEMORY_LIMIT"], cancelled=cancelled,
     )

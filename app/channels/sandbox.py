@@ -10,8 +10,13 @@ and a memory limit, so one hostile document costs a child, never the serving pro
     limit  -> the child is killed (SIGKILL) and replaced; the caller gets PdfTimeLimit,
               PdfMemoryLimit or RenderCancelled, and nothing the child made survives
 
-The pool is per process (each gunicorn worker, each job-pool process has its own): what a
-child holds is given back to the system when it exits. A child is also replaced after
+A process that is itself a child made for rendering (the embedded job runner's pool
+processes, spawned by multiprocessing) does not start children of its own: `run_here` puts
+the same limits on the call in place (an interval timer and RLIMIT_AS), since over a limit it
+is only that pool process, not the serving one, that is at stake. `bounded` chooses.
+
+The pool is per process (each gunicorn worker has its own): what a child holds is given
+back to the system when it exits. A child is also replaced after
 `CALLS_PER_CHILD` calls, or at once when a document left it `GROWTH_LIMIT` larger than it
 started, so a big document's heap is given back to the system. The child's
 log lines (WeasyPrint's warnings, a refused fetch) come back with the answer and are logged
@@ -25,6 +30,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -171,6 +177,43 @@ def _relog(records: list[tuple[str, int, str]]) -> None:
         logging.getLogger(name).log(level, "%s", message)
 
 
+def bounded(function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float, megabytes: int,
+            cancelled: Callable[[], bool] | None = None) -> Any:
+    """`function(*args)` under the limits: here in a pool process's main thread, else in a
+    child of this process's sandbox."""
+    if multiprocessing.parent_process() is not None and threading.current_thread() is threading.main_thread():
+        return run_here(function, args, seconds=seconds, megabytes=megabytes)
+    return sandbox().call(function, args, seconds=seconds, megabytes=megabytes, cancelled=cancelled)
+
+
+class _OverTime(BaseException):
+    """Raised by the timer's signal; a BaseException, so no `except Exception` swallows it."""
+
+
+def run_here(function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float, megabytes: int) -> Any:
+    """In this process's main thread, with a timer (SIGALRM) and RLIMIT_AS for the call."""
+    def over_time(signum: int, frame: object) -> None:
+        raise _OverTime
+
+    previous = signal.signal(signal.SIGALRM, over_time)
+    limit, (soft, hard) = _limit_address_space(megabytes)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return function(*args)
+    except _OverTime:
+        raise PdfTimeLimit(seconds) from None
+    except MemoryError:
+        raise PdfMemoryLimit(megabytes) from None
+    except Exception:
+        if _peak_address_space() >= limit - 2 * 2**20:
+            raise PdfMemoryLimit(megabytes) from None
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        signal.signal(signal.SIGALRM, previous)
+
+
 _sandbox: Sandbox | None = None
 _owner = 0
 _sandbox_lock = threading.Lock()
@@ -222,13 +265,19 @@ def _serve(conn: Connection) -> None:
             os._exit(0)  # a heap that ran out mid-layout is not trusted with another
 
 
-def _call(function: Callable[..., Any], args: tuple[Any, ...], megabytes: int) -> tuple[str, Any]:
+def _limit_address_space(megabytes: int) -> tuple[int, tuple[int, int]]:
+    """RLIMIT_AS at this process's size now plus `megabytes`: the process's own size
+    (WeasyPrint, fonts) is not the document's. Answers the limit and the limits before."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    # The child's own size (WeasyPrint, fonts) is not the document's: the limit is on top.
-    limit = _address_space() + megabytes * 1024 * 1024
+    limit = _address_space() + megabytes * 2**20
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return limit, (soft, hard)
+
+
+def _call(function: Callable[..., Any], args: tuple[Any, ...], megabytes: int) -> tuple[str, Any]:
+    limit, (soft, hard) = _limit_address_space(megabytes)
     try:
         return "ok", function(*args)
     except MemoryError:
