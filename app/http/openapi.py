@@ -48,7 +48,12 @@ MESSAGE = {
             "type": "object",
             "properties": {
                 "email": {"type": "object", "required": ["subject", "preheader", "html", "text",
-                                                          "bytes", "attachments", "eml_url"]},
+                                                          "bytes", "attachments", "eml_url"],
+                          "properties": {"status": {"enum": ["failed"], "description": (
+                                             "present only when the PDF this email carries "
+                                             "(Prefer: respond-async) could not be made: `problem` "
+                                             "says why, and its .eml is never built without it")},
+                                         "problem": {"$ref": "#/components/schemas/Problem"}}},
                 "web": {"type": "object", "required": ["url"]},
                 "pdf": {"type": "object", "required": ["url", "status"],
                         "properties": {"status": {"enum": ["pending", "ready", "failed"], "description": (
