@@ -16,7 +16,7 @@ from flask.testing import FlaskCliRunner
 
 from app.workbench import lint as lint_module
 from app.workbench import mjml_check
-from app.workbench.contrast import contrast_ratio
+from app.workbench.contrast import contrast_ratio, painted_pairs
 from app.workbench.lint import Finding, Linter, is_allowed, load_allowed
 from app.workbench.params import used_paths
 from app.workbench.rendered import check_html
@@ -262,3 +262,44 @@ def test_rendered_output_checks() -> None:
         ("error", "email: CSS loads https://track.example/p.gif from outside this service when opened "
                   "(it tells that host who read it)"),
     ]
+
+
+def test_lint_checks_contrast_in_both_schemes(design: Path) -> None:
+    # A dark colour a brand declares that does not read on its dark grounds.
+    brand = design / "templates/brands/demo-energy/brand.json"
+    _edit(brand, '  "legal": {', '  "dark": {"colors": {\n    "primary": "#1c6f3d"\n  }},\n  "legal": {')
+    # A rule of the dark scheme that paints text too dark for its background (every brand).
+    css = design / "templates/base/document.css"
+    _edit(css, ".c-notice--warning { border-left-color: #f0a040; }",
+          ".c-notice--warning { border-left-color: #f0a040; color: #5a4a30; background: var(--warning); }")
+    # A rule outside any media query, in variables: checked in the light and the dark scheme.
+    _edit(css, ".c-button--primary { background: var(--primary); color: var(--on-primary); }",
+          ".c-button--primary { background: var(--primary); color: var(--muted); }")
+
+    findings = _lint(design)
+    report = "\n".join(findings)
+    dark_line = _line(css, "color: #5a4a30")
+    assert _has(findings, brand, _line(brand, '"primary": "#1c6f3d"'), "error",
+                "dark primary (#1c6f3d) on dark surface"), report
+    assert _has(findings, css, dark_line, "error", "in the dark scheme, #5a4a30 (#5a4a30) on "
+                "var(--warning) (#3a2a10) has a contrast of"), report
+    assert not any(f.startswith(f"{css.as_posix()}:{dark_line}: ") and "light scheme" in f for f in findings)
+    button_line = _line(css, "background: var(--primary); color: var(--muted)")
+    for scheme in ("light", "dark"):
+        assert _has(findings, css, button_line, "error", f"in the {scheme} scheme, var(--muted)"), report
+
+
+def test_painted_pairs_know_their_scheme() -> None:
+    source = (".a { color: #111111; background: #ffffff; }\n"
+              "@media (prefers-color-scheme: dark) {\n"
+              "  .b { color: {{ brand.dark.colors.text }} !important; background: #000000; }\n"
+              "}\n"
+              "[data-ogsb] .c { color: #eeeeee; background-color: #222222; }\n"
+              ".d { color: var(--text); background: var(--surface); }\n"
+              '<mj-button background-color="{{ brand.colors.primary }}"'
+              ' color="{{ brand.colors.on_primary }}">\n'
+              '<td style="color:{{ brand.colors.muted }};background:#ffffff;">x</td>\n'
+              ".e { color: #111111; }\n")
+    found = {pair.line: pair.schemes for pair in painted_pairs(source)}
+    assert found == {1: ("light",), 3: ("dark",), 5: ("dark",), 6: ("light", "dark"), 7: ("light",),
+                     8: ("light",)}

@@ -47,8 +47,17 @@ from app.i18n import LANGUAGES
 from app.schemas import TYPE_CHANNELS
 from app.templating import MjmlCompileError, environment
 from app.templating import render as render_template
+from app.visuals.palette import dark_colors
 from app.workbench import mjml_check
-from app.workbench.contrast import AA_NORMAL, contrast_ratio, parse_hex
+from app.workbench.contrast import (
+    AA_NORMAL,
+    contrast_ratio,
+    css_variables,
+    painted_pairs,
+    pair_candidates,
+    parse_hex,
+    resolve,
+)
 from app.workbench.failures import display_path, failure_from
 from app.workbench.params import covers, used_paths, uses
 from app.workbench.rendered import check_html
@@ -135,6 +144,7 @@ class Linter:
         self.check_template_sources()
         self.check_mjml()
         self.check_brands()
+        self.check_painted_contrast()
         self.check_translations()
         if render:
             self.check_fixtures()
@@ -327,15 +337,65 @@ class Linter:
             if name not in given:
                 self.warning(path, line_of(text, '"colors"'),
                              f"no colour {name}: the default {DEFAULT_COLORS[name]} is used")
+        self._contrast_pairs(path, text, colours, "")
+        # The dark scheme: what "dark"."colors" declares, the rest derived (app/visuals/palette.py).
+        declared = (raw.get("dark") or {}).get("colors") or {}
+        for name, value in declared.items():
+            if name not in DEFAULT_COLORS:
+                self.error(path, line_of(text, f'"{name}"'), f'dark colour "{name}" is not one of '
+                                                           f"{', '.join(DEFAULT_COLORS)}")
+            elif parse_hex(str(value)) is None:
+                self.error(path, line_of(text, f'"{name}"'), f'dark colour {name} "{value}" is not #rrggbb')
+                return
+        try:
+            dark = dark_colors(colours, declared)
+        except ValueError:
+            return
+        self._contrast_pairs(path, text, dark, "dark ")
+        logo = (raw.get("dark") or {}).get("logo")
+        if logo and not (path.parent / logo).is_file():
+            self.error(path, line_of(text, f'"{logo}"'), f"dark logo {logo}: no such file")
+
+    def _contrast_pairs(self, path: Path, text: str, colours: dict[str, str], scheme: str) -> None:
         for foreground, background in CONTRAST_PAIRS:
             try:
                 ratio = contrast_ratio(colours[foreground], colours[background])
             except ValueError:
                 continue
             if ratio < AA_NORMAL:
-                self.error(path, line_of(text, f'"{foreground}"'),
-                           f"{foreground} ({colours[foreground]}) on {background} ({colours[background]}) "
-                           f"has a contrast of {ratio:.2f}:1, below WCAG AA {AA_NORMAL}:1")
+                self.error(path, _colour_line(text, foreground, dark=bool(scheme)),
+                           f"{scheme}{foreground} ({colours[foreground]}) on {scheme}{background} "
+                           f"({colours[background]}) has a contrast of {ratio:.2f}:1, below WCAG AA "
+                           f"{AA_NORMAL}:1")
+
+    # Colours the templates paint, in both schemes, with every brand's colours
+
+    def check_painted_contrast(self) -> None:
+        palettes = []
+        for brand_id in self.registry.ids():
+            try:
+                brand = self.registry.get(brand_id)
+            except Exception:
+                continue
+            palettes.append((brand_id, brand.colors, brand.dark["colors"]))
+        css = self.templates / "base" / "document.css"
+        variables = css_variables(css.read_text(encoding="utf-8")) if css.is_file() else {}
+        for path in self.template_files():
+            if path.suffix not in {".html", ".mjml", ".css"}:
+                continue
+            for pair in painted_pairs(path.read_text(encoding="utf-8")):
+                for scheme in pair.schemes:
+                    for brand_id, light, dark in palettes:
+                        foregrounds = resolve(pair.foreground, scheme, light, dark, variables)
+                        backgrounds = resolve(pair.background, scheme, light, dark, variables)
+                        for fg, bg in pair_candidates(foregrounds, backgrounds):
+                            ratio = contrast_ratio(fg, bg)
+                            if ratio < AA_NORMAL:
+                                what, under = pair.foreground.strip(" {}"), pair.background.strip(" {}")
+                                self.error(path, pair.line,
+                                           f"in the {scheme} scheme, {what} ({fg}) on {under} ({bg}) "
+                                           f"has a contrast of {ratio:.2f}:1, below WCAG AA {AA_NORMAL}:1",
+                                           brand_id)
 
     def _brand_catalogue(self, folder: Path) -> None:
         for name in ("products.json", "offers.json"):
@@ -563,6 +623,18 @@ class Linter:
                 if required and not _present(context, parameter):
                     self.error(fixture.path, None, f'component {name} requires "{parameter}", which '
                                                    "this message's context does not have")
+
+
+def _colour_line(text: str, name: str, dark: bool) -> int | None:
+    """The line of a colour in brand.json: in "dark" for the dark scheme (its "dark" line when
+    derived, its "colors" line when the brand has no "dark" at all)."""
+    if not dark:
+        return line_of(text, f'"{name}"')
+    start = text.find('"dark"')
+    if start < 0:
+        return line_of(text, '"colors"')
+    found = text.find(f'"{name}"', start)
+    return text.count("\n", 0, found if found >= 0 else start) + 1
 
 
 def _present(context: dict[str, Any], dotted: str) -> bool:
