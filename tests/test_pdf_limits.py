@@ -9,9 +9,11 @@ CPU and 876 MB before a 422 ('1002 pages; limit 200'); `Prefer: respond-async` a
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,10 @@ from app.channels.sandbox import Sandbox, run_here
 from app.jobs.embedded import drain
 from app.problems import PdfMemoryLimit, PdfTimeLimit, RenderCancelled
 from app.store import artifacts
+from bench.proc import cpu_seconds
 from tests.conftest import load_fixture
+from tests.jobs import wait_for
+from tests.test_server import Server, free_port, ready, start
 
 ASYNC = {"Prefer": "respond-async"}
 
@@ -180,3 +185,59 @@ def test_in_a_pool_process_the_limits_apply_to_the_call_itself() -> None:
         run_here(bytearray, (256 * 2**20,), seconds=5, megabytes=64)
     assert bytearray(256 * 2**20)  # and the limit is lifted afterwards
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+# Through the real server (gunicorn, as `make run` serves), where the findings were made.
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    var_dir = tmp_path_factory.mktemp("bounded") / "var"
+    log = var_dir.parent / "server.log"
+    port = free_port()
+    process = start(var_dir, port, log, LOG_FORMAT="json", WEB_CONCURRENCY="1", WEB_THREADS="2",
+                    JOB_WORKERS="1", PDF_TIME_LIMIT="3")
+    try:
+        wait_for(lambda: process.poll() is not None or ready(port), "the server to be ready", 120)
+        assert process.poll() is None, log.read_text()
+        yield Server(process, port, var_dir, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+def slow_invoice() -> dict[str, Any]:
+    """Passes the cheap checks, but takes far longer than 3 s to lay out."""
+    return {**invoice(1000, "Arpeggia capsules, sleeve of 10, " * 4), "channels": ["pdf"]}
+
+
+def test_over_the_time_limit_the_server_answers_a_422_problem(served: Server) -> None:
+    status, headers, body = served.request("POST", "/v1/render", slow_invoice())
+    assert status == 422 and headers["Content-Type"] == "application/problem+json"
+    assert json.loads(body)["type"] == "/problems/pdf-time-limit"
+    assert list((served.var_dir / "artifacts" / "messages").glob("*/*")) == []
+    assert served.request("POST", "/v1/render", load_fixture("invoice/capsules-nl"))[0] == 201
+
+
+def laying_out(served: Server) -> float:
+    """CPU seconds used so far by the PDF children (the forkservers' children) of the server."""
+    tree = served.pids()
+    forkservers = {pid for pid, (_, command) in tree.items() if "forkserver" in command}
+    return cpu_seconds([pid for pid, (parent, _) in tree.items() if parent in forkservers])
+
+
+def test_a_client_that_leaves_stops_its_render(served: Server) -> None:
+    seen = served.log_lines()
+    body = json.dumps(slow_invoice()).encode()
+    before = laying_out(served)
+    head = ("POST /v1/render HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {served.key}\r\nContent-Length: {len(body)}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", served.port)) as connection:
+        connection.sendall(head.encode() + body)
+        wait_for(lambda: laying_out(served) > before + 0.3, "the layout to be under way", 30)
+    # Cancelled (499), not stopped by the time limit (422) nor finished.
+    line = wait_for(lambda: next((line for line in served.log_lines()
+                                  if line.get("msg") == "request" and line.get("status") in (201, 422, 499)
+                                  and line.get("path") == "/v1/render" and line not in seen), None),
+                    "the render to end", 30)
+    assert line["status"] == 499
