@@ -211,14 +211,14 @@ def test_the_page_reloads_itself_when_a_component_changes(tmp_path: Path, design
             browser = playwright.chromium.launch(executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/preview/invoice/capsules-nl", wait_until="load")
-            frame = page.frame_locator("iframe[title*='375 px, light']")
+            frame = page.frame_locator("iframe[title^='Email'][title*='375 px, light']")
             assert frame.locator("text=Uw factuur").first.is_visible()
             assert "EDITED" not in page.content()
 
             greeting = design_copy / "components/greeting/document.html"
             greeting.write_text(greeting.read_text().replace("{{ intro }}", "EDITED {{ intro }}"))
             deadline = time.monotonic() + 10
-            web = page.frame_locator("iframe[title*='Web page'][title*='375 px']")
+            web = page.frame_locator("iframe[title*='Web page'][title*='375 px, light']")
             while time.monotonic() < deadline and web.locator("text=EDITED").count() == 0:
                 page.wait_for_timeout(250)
             assert web.locator("text=EDITED").count() == 1, "the gallery did not reload"

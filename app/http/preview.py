@@ -1,9 +1,9 @@
 """GET /preview: the designers' gallery of every fixture, in every channel (development only).
 
 Per fixture: the subject and preheader as an inbox shows them, the email's size against
-Gmail's clipping limit, the email at 375 px and 600 px in a light and a dark colour scheme,
-the web page, the PDF, the SMS with its segments, the invite, the plain text and the
-personalisation trace. A locale and a brand picked in the page re-render every fixture with
+Gmail's clipping limit, the email at 375 px and 600 px and the web page at 375 px and 1024 px,
+each in a light and a dark colour scheme, the PDF, the SMS with its segments, the invite, the
+plain text and the personalisation trace. A locale and a brand picked in the page re-render every fixture with
 them. The page asks `/preview/state` every second and reloads when a template, component,
 brand, translation or fixture file has changed.
 
@@ -252,7 +252,8 @@ def _card(fixture: Fixture, scratch: Scratch, overrides: dict[str, str]) -> dict
                         "url": url("preview.email_html", width=str(width), scheme=scheme)}
                        for width in (375, 600) for scheme in ("light", "dark")],
         } if email else None,
-        "web": {"frames": [{"width": width, "url": url("preview.page_html")} for width in (375, 1024)]}
+        "web": {"frames": [{"width": width, "scheme": scheme, "url": url("preview.page_html", scheme=scheme)}
+                           for width in (375, 1024) for scheme in ("light", "dark")]}
         if web else None,
         "pdf_url": url("preview.document_pdf") if "pdf" in channels else None,
         "pdf_pages_url": url("preview.document_pages") if "pdf" in channels and shutil.which("pdftoppm")
@@ -331,7 +332,7 @@ def _scratch(kind: str, name: str) -> Scratch:
 
 
 def dark(html: str) -> str:
-    """The email as a dark-mode client shows it: its own `prefers-color-scheme: dark` rules
+    """The email (or the web page) as a dark-mode client shows it: its own `prefers-color-scheme: dark` rules
     applied, and a dark canvas where it sets no colour of its own."""
     html = re.sub(r"prefers-color-scheme\s*:\s*dark", "min-width: 0px", html)
     html = re.sub(r"prefers-color-scheme\s*:\s*light", "max-width: 0px", html)
@@ -359,7 +360,8 @@ def page_html(kind: str, name: str) -> Response:
         return _failure_frame(failure)
     if "web" not in scratch.outputs:
         return _failure_frame(Failure("web", "No web page", f"{kind}/{name} asks for no web page"))
-    return _frame((file_of(scratch.outputs["web"], "page.html") or b"").decode())
+    html = (file_of(scratch.outputs["web"], "page.html") or b"").decode()
+    return _frame(dark(html) if request.args.get("scheme") == "dark" else html)
 
 
 @bp.get("/<kind>/<name>/document.pdf")
