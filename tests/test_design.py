@@ -253,8 +253,7 @@ def _dark_problems(page: Page) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("name", ["invoice/capsules-nl", "bill/electricity-nl", "appointment/confirmation-nl",
-                                  "invoice/cross-sell-arpeggia-en"])
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_dark_scheme_web_page_and_email(
     name: str, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
 ) -> None:
