@@ -1,7 +1,8 @@
 """Visual regression: every fixture drawn to PNG and compared with the approved pictures.
 
-Per fixture, four views: the email at 375 px and at 600 px and the web page at 320 px,
-full length, drawn by headless Chromium (one browser for the whole run); and the PDF's
+Per fixture, six views: the email at 375 px and at 600 px and the web page at 320 px,
+the email at 375 px and the web page at 320 px again in the dark colour scheme (a view named
+`…-dark`), full length, drawn by headless Chromium (one browser for the whole run); and the PDF's
 first page, drawn by poppler's pdftoppm at 60 dpi. Renders are deterministic: a fixed
 clock (`FIXED_NOW`), a fixed message id and signing time (`scratch.deterministic`), and the
 page may fetch nothing but the service's own assets, served from ARTIFACT_DIR.
@@ -70,6 +71,8 @@ VIEWS: dict[str, tuple[str, int]] = {
     "email-375": ("email", 375),
     "email-600": ("email", 600),
     "web-320": ("web", 320),
+    "email-375-dark": ("email", 375),
+    "web-320-dark": ("web", 320),
     "pdf-1": ("pdf", 0),
 }
 PDF_DPI = 60
@@ -121,8 +124,9 @@ class Camera:
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
-        self.contexts: dict[int, BrowserContext] = {}
-        self.pages: dict[int, Page] = {}
+        # By width for the light scheme, by (width, "dark") for the dark one.
+        self.contexts: dict[int | tuple[int, str], BrowserContext] = {}
+        self.pages: dict[int | tuple[int, str], Page] = {}
         self.assets: ArtifactStore | None = None
         self.public_base_url = ""
 
@@ -141,16 +145,18 @@ class Camera:
                 return
         route.abort()
 
-    def shoot(self, html: str, width: int) -> Image.Image:
-        """The whole page, `width` CSS pixels wide (wider if the page overflows), full length."""
-        if width not in self.pages:
+    def shoot(self, html: str, width: int, scheme: str = "light") -> Image.Image:
+        """The whole page, `width` CSS pixels wide (wider if the page overflows), full length,
+        in the `scheme` ("light" or "dark") colour scheme."""
+        key: int | tuple[int, str] = width if scheme == "light" else (width, scheme)
+        if key not in self.pages:
             context = self.browser.new_context(viewport={"width": width, "height": 800},
-                                               device_scale_factor=1, color_scheme="light",
+                                               device_scale_factor=1, color_scheme=scheme,
                                                reduced_motion="reduce", java_script_enabled=False)
             context.route("**/*", self._serve)
-            self.contexts[width] = context
-            self.pages[width] = context.new_page()
-        page = self.pages[width]
+            self.contexts[key] = context
+            self.pages[key] = context.new_page()
+        page = self.pages[key]
         page.set_content(html, wait_until="load")
         png = page.screenshot(full_page=True, animations="disabled", caret="hide")
         return Image.open(io.BytesIO(png))
@@ -204,7 +210,8 @@ def draw_fixture(fixture: Fixture, camera: Camera, views: list[str],
             html = (scratch.outputs["email"].output["html"] if channel == "email"
                     else (file_of(scratch.outputs["web"], "page.html") or b"").decode())
             try:
-                result[view] = normalise(camera.shoot(html, width))
+                scheme = "dark" if view.endswith("-dark") else "light"
+                result[view] = normalise(camera.shoot(html, width, scheme))
             except Exception as exc:  # reported as this view's failure
                 result[view] = failure_from(exc, channel, fixture.path)
     for view, future in pending.items():
