@@ -42,13 +42,24 @@ def readable_on(colour: str, grounds: list[str], towards: str = "#ffffff") -> st
     return towards
 
 
+def _tint(colour: str) -> str:
+    """The brand's hue at no more than mid lightness: a white or yellow primary tints a dark
+    ground as little as a navy one."""
+    rgb = parse_hex(colour)
+    if rgb is None:
+        raise ValueError(f"not a #rrggbb colour: {colour}")
+    hue, lightness, saturation = colorsys.rgb_to_hls(*(v / 255 for v in rgb))
+    return _hex(tuple(v * 255 for v in colorsys.hls_to_rgb(hue, min(lightness, 0.4), saturation)))
+
+
 def dark_colors(light: dict[str, str], declared: dict[str, str] | None = None) -> dict[str, str]:
     """The dark scheme's colours: what `declared` gives, the rest derived from `light`."""
     given = dict(declared or {})
     primary = light["primary"]
-    background = given.get("background") or mix(_BACKGROUND, primary, 0.06)
-    surface = given.get("surface") or mix(_SURFACE, primary, 0.08)
-    accent = given.get("accent") or mix(_SURFACE, primary, 0.22)
+    tint = _tint(primary)
+    background = given.get("background") or mix(_BACKGROUND, tint, 0.06)
+    surface = given.get("surface") or mix(_SURFACE, tint, 0.08)
+    accent = given.get("accent") or mix(_SURFACE, tint, 0.22)
     grounds = [background, surface, accent]
     text = given.get("text") or readable_on(_TEXT, grounds)
     muted = given.get("muted") or readable_on(_MUTED, [background, surface])
