@@ -261,3 +261,23 @@ def test_dark_scheme_web_page_and_email(
     problems = [f"web: {p}" for p in _dark_problems(page_in("dark", answer["outputs"]["web"]["url"]))]
     problems += [f"email: {p}" for p in _dark_problems(page_in("dark", _email_url(live, answer)))]
     assert not problems, "\n".join(problems[:30])
+
+
+@pytest.mark.parametrize("width", [375, 1024])
+def test_web_chart_value_labels_lie_over_the_bars_and_the_axis_has_its_unit(
+    width: int, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+) -> None:
+    page = page_in("plain", _answer("bill/electricity-nl", live, rendered)["outputs"]["web"]["url"], width)
+    # SVG paints in document order: a mark after a label that overlaps it covers it.
+    found = page.evaluate("""() => {
+      const marks = [...document.querySelectorAll('.c-chart__svg rect, .c-chart__svg text')];
+      const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      return marks.filter((m) => m.localName === 'text').map((t) => {
+        const box = t.getBoundingClientRect();
+        const later = marks.slice(marks.indexOf(t) + 1).filter((m) => m.localName === 'rect');
+        return {text: t.textContent, top: !later.some((r) => overlap(box, r.getBoundingClientRect()))};
+      });
+    }""")
+    labels = {item["text"]: item["top"] for item in found}
+    assert labels.get("240") is True and labels.get("276") is True, labels
+    assert "kWh" in labels, labels
