@@ -76,6 +76,13 @@ def ledger(app: Flask, job_id: str) -> tuple[dict[str, str], Counter[str], dict[
             {ref: message_id for ref, _, message_id in rows})
 
 
+def problem_of(app: Flask, job_id: str, reference: str) -> Any:
+    """An item's recorded problem, for the message of a failing assertion."""
+    with app.extensions["touchpoint.db"]() as db:
+        return db.scalar(select(JobItem.problem).where(JobItem.job_id == job_id,
+                                                      JobItem.reference == reference))
+
+
 def assert_exactly_once(app: Flask, job_id: str, total: int, invalid: set[str]) -> None:
     """Every item ended: rendered and archived exactly once, or failed with its problem."""
     states, messages, message_ids = ledger(app, job_id)
@@ -85,7 +92,7 @@ def assert_exactly_once(app: Flask, job_id: str, total: int, invalid: set[str]) 
             assert item_state == "failed", reference
             assert messages[reference] == 0, reference
         else:
-            assert item_state == "done", (reference, item_state)
+            assert item_state == "done", (reference, item_state, problem_of(app, job_id, reference))
             assert messages[reference] == 1, (reference, messages[reference])
     assert set(messages) <= set(states), "a message no item accounts for"
     maker = app.extensions["touchpoint.db"]

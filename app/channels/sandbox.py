@@ -179,9 +179,11 @@ def _relog(records: list[tuple[str, int, str]]) -> None:
 
 def bounded(function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float, megabytes: int,
             cancelled: Callable[[], bool] | None = None) -> Any:
-    """`function(*args)` under the limits: here in a pool process's main thread, else in a
-    child of this process's sandbox."""
-    if multiprocessing.parent_process() is not None and threading.current_thread() is threading.main_thread():
+    """`function(*args)` under the limits: here in a pool process's main thread (the embedded
+    runner's, or a Celery prefork worker's, which is daemonic and may not have children), else
+    in a child of this process's sandbox."""
+    pooled = multiprocessing.parent_process() is not None or multiprocessing.current_process().daemon
+    if pooled and threading.current_thread() is threading.main_thread():
         return run_here(function, args, seconds=seconds, megabytes=megabytes)
     return sandbox().call(function, args, seconds=seconds, megabytes=megabytes, cancelled=cancelled)
 
