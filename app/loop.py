@@ -32,9 +32,9 @@ class BackgroundLoop:
                  logger: logging.Logger = log) -> None:
         self.name = name
         self.interval = interval
-        self._step = step
-        self._setup = setup
-        self._teardown = teardown
+        self._on_step = step
+        self._on_setup = setup
+        self._on_teardown = teardown
         self._at_start = at_start
         self._stop_on_error = stop_on_error
         self._log = logger
@@ -79,7 +79,7 @@ class BackgroundLoop:
         """The loop itself, in the calling thread (start() calls it in a thread of its own;
         a foreground command may call it directly)."""
         try:
-            self._setup()
+            self._on_setup()
             if self._at_start:
                 self._woken.set()
             while self._next() and self._step_once():
@@ -98,7 +98,7 @@ class BackgroundLoop:
     def _step_once(self) -> bool:
         """One step; False when it failed and the loop must end."""
         try:
-            self._step()
+            self._on_step()
             return True
         except Exception:
             if self._stop_on_error:
@@ -109,6 +109,6 @@ class BackgroundLoop:
 
     def _finish(self) -> None:
         try:
-            self._teardown()
+            self._on_teardown()
         except Exception:
             self._log.exception("%s: could not stop cleanly", self.name)

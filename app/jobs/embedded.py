@@ -31,6 +31,7 @@ from app import metrics
 from app.jobs import state, work
 from app.jobs.leases import Heartbeat
 from app.jobs.state import Claim
+from app.loop import BackgroundLoop
 from app.store import session
 
 log = logging.getLogger(__name__)
@@ -38,64 +39,43 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 
 
-class EmbeddedRunner:
+class EmbeddedRunner(BackgroundLoop):
+    """start/wake/running come from the loop; its step collects what finished and claims
+    more. A step that fails ends the runner (the background process then stops the service)."""
+
     def __init__(self, app: Flask, workers: int | None = None) -> None:
+        super().__init__("touchpoint-jobs", self._step, POLL_SECONDS, at_start=True,
+                         stop_on_error=True, setup=self._setup, teardown=self._shutdown, logger=log)
         self.app = app
         self.workers = workers or app.config.get("JOB_WORKERS") or os.cpu_count() or 1
         self.heartbeat = Heartbeat(app)
         self.worker_pids: list[int] = []
         self.worker_rss: list[int] = []
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: dict[Future[work.Outcome], Claim] = {}
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        if self.running:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name="touchpoint-jobs", daemon=True)
-        self._thread.start()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """True once every pool process has started and warmed up."""
         return self._ready.wait(timeout)
 
-    def wake(self) -> None:
-        """Work was queued: look now instead of at the next poll."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 60.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def stop(self, timeout: float | None = 60.0) -> bool:
+        """Stop claiming, let what the pool renders finish, give back what had not started."""
+        stopped = super().stop(timeout)
         self.heartbeat.stop()
+        return stopped
 
     # The thread.
 
-    def run(self) -> None:
-        try:
-            self._start_pool()
-            with self.app.app_context():
-                state.forget_abandoned(session())
-            while not self._stop.is_set():
-                self._collect()
-                claimed = self._feed()
-                if not claimed:
-                    self._wake.wait(POLL_SECONDS)
-                    self._wake.clear()
-        except Exception:
-            log.exception("the job runner stopped")
-            raise
-        finally:
-            self._shutdown()
+    def _setup(self) -> None:
+        self._start_pool()
+        with self.app.app_context():
+            state.forget_abandoned(session())
+
+    def _step(self) -> None:
+        self._collect()
+        if self._feed():
+            self.wake()  # it claimed as many as it could: there may be more
 
     def _start_pool(self) -> None:
         """Spawn (not fork: the service has threads) every process now and warm it up."""
@@ -128,7 +108,7 @@ class EmbeddedRunner:
         for claim in claims:
             self.heartbeat.hold(claim)
             future = self._pool.submit(_child_process, claim.as_dict())
-            future.add_done_callback(lambda _future: self._wake.set())
+            future.add_done_callback(lambda _future: self.wake())
             self._inflight[future] = claim
         return len(claims)
 

@@ -14,6 +14,7 @@ from flask import Flask
 
 from app.jobs import state
 from app.jobs.state import Claim
+from app.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +25,17 @@ class Heartbeat:
         self.interval = float(app.config["JOB_LEASE_SECONDS"]) / 3
         self._held: dict[tuple[str, int], Claim] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = self._new_loop()
+
+    def _new_loop(self) -> BackgroundLoop:
+        # A beat that fails is logged and the next one tries again: the lease is three beats long.
+        return BackgroundLoop("touchpoint-leases", self.beat, self.interval, logger=log)
 
     def hold(self, claim: Claim) -> None:
         with self._lock:
             self._held[(claim.job_id, claim.position)] = claim
-            if self._thread is None or not self._thread.is_alive():
-                # Started on first use, in the process that renders (after any fork).
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="touchpoint-leases", daemon=True)
-                self._thread.start()
+            # Started on first use, in the process that renders (after any fork).
+            self._loop.start()
 
     def drop(self, claim: Claim) -> None:
         with self._lock:
@@ -45,29 +46,19 @@ class Heartbeat:
             return list(self._held.values())
 
     def after_fork(self) -> None:
-        """A forked child holds nothing and has no thread yet."""
+        """A forked child holds nothing and has no thread yet (nor the parent's locks)."""
         self._lock = threading.Lock()
         self._held = {}
-        self._thread = None
+        self._loop = self._new_loop()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.beat()
+        self._loop.stop()
 
     def beat(self) -> None:
         claims = self.held()
         if not claims:
             return
-        try:
-            with self.app.app_context():
-                from app.store import session
+        with self.app.app_context():
+            from app.store import session
 
-                state.renew(session(), claims)
-        except Exception:
-            # A missed beat is not fatal: the lease is three beats long.
-            log.exception("could not renew %d job item leases", len(claims))
+            state.renew(session(), claims)
