@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, json, redirect, request
-from sqlalchemy import or_, select
 
 from app import webhooks
 from app.appointments import actions, pages
@@ -29,11 +28,9 @@ from app.appointments.tokens import (
 from app.auth import requires
 from app.http.messages import visible_message
 from app.links import absolute, message_links
-from app.store import session
-from app.store.models import Note
+from app.store import customers, session
 from app.templating import render
-from app.webhooks.delivery import view as delivery_view
-from app.webhooks.models import WebhookDelivery
+from app.webhooks import delivery
 
 bp = Blueprint("appointment_actions", __name__)
 
@@ -166,26 +163,9 @@ def cancel_submit(token: str) -> Response:
 def activity(message_id: str) -> Response:
     """What happened after the message was made: the customer's actions and the webhooks."""
     visible_message(message_id)
-    db = session()
-    notes = db.scalars(select(Note).where(Note.message_id == message_id).order_by(Note.id)).all()
-    deliveries = db.scalars(
-        select(WebhookDelivery)
-        .where(or_(WebhookDelivery.message_id == message_id,
-                   WebhookDelivery.result_message_id == message_id))
-        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
-    ).all()
     body = {
         "id": message_id,
-        "actions": [_note_view(note) for note in notes],
-        "webhooks": [delivery_view(delivery) for delivery in deliveries],
+        "actions": customers.message_notes(message_id),
+        "webhooks": delivery.deliveries_of(session(), message_id),
     }
     return Response(json.dumps(body), mimetype="application/json")
-
-
-def _note_view(note: Note) -> dict[str, Any]:
-    try:
-        detail = json.loads(note.detail) if note.detail else None
-    except ValueError:
-        detail = note.detail
-    at = note.created_at if note.created_at.tzinfo else note.created_at.replace(tzinfo=UTC)
-    return {"kind": note.kind, "at": at.isoformat().replace("+00:00", "Z"), "detail": detail}

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, json, request
-from sqlalchemy import select
 
 from app import jobs
 from app.auth import caller, requires
 from app.http.body import check_media_type, json_body
-from app.jobs import ingest, state
-from app.jobs.models import BATCH, Job, JobItem
+from app.jobs import ingest, queries, state
+from app.jobs.models import Job
 from app.problems import InvalidRequest, NotFound
 from app.store import session
 
@@ -46,8 +45,8 @@ def create() -> Response:
 
 
 def _job(job_id: str) -> Job:
-    job = session().get(Job, job_id, populate_existing=True)
-    if job is None or job.kind != BATCH or not caller().may_see_all(job.brands):
+    job = queries.batch_job(session(), job_id)
+    if job is None or not caller().may_see_all(job.brands):
         raise NotFound(f"No job {job_id}.")
     return job
 
@@ -70,17 +69,8 @@ def items(job_id: str) -> Response:
         raise InvalidRequest.at("cursor", "is not a cursor this service gave") from None
     if limit < 1:
         raise InvalidRequest.at("limit", f"must be 1 to {MAX_PAGE}")
-    query = select(JobItem).where(JobItem.job_id == job_id, JobItem.position > after)
-    if status := request.args.get("status"):
-        query = query.where(JobItem.state == status)
-    rows = session().scalars(query.order_by(JobItem.position).limit(limit + 1)).all()
-    page = rows[:limit]
-    more = len(rows) > limit
-    return _answer({
-        "job_id": job_id,
-        "items": [state.item_view(item) for item in page],
-        "next_cursor": str(page[-1].position) if more and page else None,
-    })
+    page = queries.items_page(session(), job_id, after, limit, request.args.get("status"))
+    return _answer({"job_id": job_id, "items": page.items, "next_cursor": page.next_cursor})
 
 
 @bp.delete("/v1/jobs/<job_id>")

@@ -3,44 +3,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, json, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from app import metrics
 from app.auth import requires
-from app.jobs import state
-from app.jobs.models import Job
-from app.store import session
+from app.jobs.gauges import QueueCollector
 
 bp = Blueprint("metrics", __name__)
-
-
-class QueueCollector:
-    """Read from the database at each scrape: right whichever runner renders."""
-
-    def collect(self):  # type: ignore[no-untyped-def]
-        db = session()
-        depth = GaugeMetricFamily("touchpoint_job_queue_depth", "Job items waiting (queued) and "
-                                  "rendering (running), over every job", labels=["state"])
-        for item_state, count in state.depth(db).items():
-            depth.add_metric([item_state], count)
-        yield depth
-        unfinished = GaugeMetricFamily("touchpoint_jobs_unfinished", "Jobs not finished yet, by kind "
-                                       "and status", labels=["kind", "status"])
-        for kind, status, count in db.execute(
-                select(Job.kind, Job.status, func.count()).where(Job.finished_at.is_(None))
-                .group_by(Job.kind, Job.status)).all():
-            unfinished.add_metric([kind, status], count)
-        yield unfinished
 
 
 @bp.get("/metrics")
 @requires("metrics")
 def scrape() -> Response:
     if metrics.multiprocess():
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         recorded = generate_latest(registry)

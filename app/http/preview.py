@@ -18,143 +18,37 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-import hashlib
 import json
 import re
 import secrets
 import shutil
-import subprocess
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 
 from app.channels.email import GMAIL_CLIP_BYTES
-from app.i18n import LANGUAGES, reload_translations
-from app.templating import environment
+from app.i18n import LANGUAGES
 from app.templating import render as render_template
-from app.workbench.failures import Failure, failure_from
+from app.workbench.failures import Failure
+from app.workbench.gallery import dark, preview_state
 from app.workbench.scratch import (
     Fixture,
     Scratch,
     file_of,
     list_fixtures,
-    pdf_page_images,
-    render_fixture,
-    render_pdf,
 )
 
 bp = Blueprint("preview", __name__, url_prefix="/preview")
 
 # How often the page asks whether a file changed, in milliseconds.
 POLL_MS = 1000
-# Rendered fixtures kept for the frames of one page (emails in four frames, the web page).
-CACHE_SIZE = 64
-# The PDF's pages drawn as pictures beside the browser's own viewer, at this resolution.
-PAGE_DPI = 72
-WATCHED = ("TEMPLATES_DIR", "COMPONENTS_DIR", "BRANDS_DIR", "TRANSLATIONS_DIR", "FIXTURES_DIR")
 
 
 @bp.before_request
 def _only_in_development() -> None:
     if not (current_app.debug or current_app.config.get("PREVIEW_ENABLED")):
         abort(404)
-
-
-# What the page watches, and the renders it keeps while nothing changes.
-
-class PreviewState:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.renders: OrderedDict[tuple[Any, ...], Scratch] = OrderedDict()
-        self.pdfs: dict[tuple[Any, ...], bytes | Failure] = {}
-        self.pages: dict[tuple[Any, ...], list[bytes]] = {}
-        self.digests: dict[str, str] = {}
-
-    def files_digest(self) -> str:
-        """A hash of every watched file's name, size and modification time; and, when the
-        translations changed, their in-memory catalogues reloaded (they are cached)."""
-        digests = {}
-        for key in WATCHED:
-            root = Path(current_app.config[key])
-            entries = []
-            for path in sorted(root.rglob("*")) if root.is_dir() else []:
-                if path.is_file() and not path.name.startswith("."):
-                    stat = path.stat()
-                    entries.append(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}")
-            digests[key] = hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
-        with self.lock:
-            changed = {key for key, value in digests.items() if self.digests.get(key) != value}
-            if self.digests and changed:
-                self.renders.clear()
-                self.pdfs.clear()
-                self.pages.clear()
-                if "TRANSLATIONS_DIR" in changed:
-                    reload_translations()
-                if changed & {"TEMPLATES_DIR", "COMPONENTS_DIR"} and not current_app.config.get(
-                        "TEMPLATE_AUTO_RELOAD", True):
-                    environment().cache.clear()  # type: ignore[union-attr]
-            self.digests = digests
-        return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16]
-
-    def render(self, fixture: Fixture, overrides: dict[str, str], state: str) -> Scratch:
-        key = (fixture.name, tuple(sorted(overrides.items())), state)
-        with self.lock:
-            if key in self.renders:
-                self.renders.move_to_end(key)
-                return self.renders[key]
-        scratch = render_fixture(fixture, overrides)
-        with self.lock:
-            self.renders[key] = scratch
-            while len(self.renders) > CACHE_SIZE:
-                old = self.renders.popitem(last=False)[0]
-                self.pdfs.pop(old, None)
-                self.pages.pop(old, None)
-        return scratch
-
-    def pdf(self, fixture: Fixture, overrides: dict[str, str], state: str) -> bytes | Failure:
-        key = (fixture.name, tuple(sorted(overrides.items())), state)
-        with self.lock:
-            if key in self.pdfs:
-                return self.pdfs[key]
-        scratch = self.render(fixture, overrides, state)
-        if not scratch.enriched or "pdf" not in scratch.enriched.channels:
-            result: bytes | Failure = scratch.failures.get("fixture") or Failure(
-                "pdf", "No PDF", f"{fixture.name} asks for no PDF (its channels: "
-                f"{', '.join(scratch.enriched.channels) if scratch.enriched else 'none'})")
-        else:
-            try:
-                result = render_pdf(scratch)
-            except Exception as exc:  # shown in the frame
-                result = failure_from(exc, "pdf", fixture.path)
-        with self.lock:
-            self.pdfs[key] = result
-        return result
-
-
-    def page_images(self, fixture: Fixture, overrides: dict[str, str], state: str) -> list[bytes] | Failure:
-        """The PDF's pages as pictures, for browsers that show no PDF in a frame."""
-        key = (fixture.name, tuple(sorted(overrides.items())), state)
-        with self.lock:
-            if key in self.pages:
-                return self.pages[key]
-        pdf = self.pdf(fixture, overrides, state)
-        if isinstance(pdf, Failure):
-            return pdf
-        try:
-            images = pdf_page_images(pdf, dpi=PAGE_DPI)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return Failure("pdf", "No page images", f"pdftoppm (poppler-utils) could not draw the "
-                                                    f"pages: {exc}")
-        with self.lock:
-            self.pages[key] = images
-        return images
-
-
-def _state() -> PreviewState:
-    return current_app.extensions.setdefault("touchpoint.preview", PreviewState())
 
 
 # Responses: security headers on everything; frames get no scripts at all.
@@ -266,7 +160,7 @@ def _card(fixture: Fixture, scratch: Scratch, overrides: dict[str, str]) -> dict
 
 
 def _gallery(fixtures: list[Fixture], single: bool) -> Response:
-    state = _state()
+    state = preview_state()
     digest = state.files_digest()
     overrides = _overrides()
     cards = [_card(f, state.render(f, overrides, digest), overrides) for f in fixtures]
@@ -319,7 +213,7 @@ def one(kind: str, name: str) -> Response:
 
 @bp.get("/state")
 def state() -> Response:
-    response = jsonify({"state": _state().files_digest()})
+    response = jsonify({"state": preview_state().files_digest()})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -327,17 +221,8 @@ def state() -> Response:
 # The frames.
 
 def _scratch(kind: str, name: str) -> Scratch:
-    state = _state()
+    state = preview_state()
     return state.render(_fixture(kind, name), _overrides(), state.files_digest())
-
-
-def dark(html: str) -> str:
-    """The email (or the web page) as a dark-mode client shows it: its own `prefers-color-scheme: dark` rules
-    applied, and a dark canvas where it sets no colour of its own."""
-    html = re.sub(r"prefers-color-scheme\s*:\s*dark", "min-width: 0px", html)
-    html = re.sub(r"prefers-color-scheme\s*:\s*light", "max-width: 0px", html)
-    head = '<meta name="color-scheme" content="dark"><style>:root { color-scheme: dark; }</style>'
-    return re.sub(r"<head([^>]*)>", lambda m: f"<head{m.group(1)}>{head}", html, count=1)
 
 
 @bp.get("/<kind>/<name>/email.html")
@@ -366,7 +251,7 @@ def page_html(kind: str, name: str) -> Response:
 
 @bp.get("/<kind>/<name>/document.pdf")
 def document_pdf(kind: str, name: str) -> Response:
-    state = _state()
+    state = preview_state()
     result = state.pdf(_fixture(kind, name), _overrides(), state.files_digest())
     if isinstance(result, Failure):
         return _failure_frame(result)
@@ -382,7 +267,7 @@ def document_pdf(kind: str, name: str) -> Response:
 @bp.get("/<kind>/<name>/document-pages.html")
 def document_pages(kind: str, name: str) -> Response:
     """Every page of the PDF as a picture: what the PDF looks like in any browser."""
-    state = _state()
+    state = preview_state()
     pages = state.page_images(_fixture(kind, name), _overrides(), state.files_digest())
     if isinstance(pages, Failure):
         return _failure_frame(pages)

@@ -282,6 +282,22 @@ def _actions(message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+def message_notes(message_id: str) -> list[dict[str, Any]]:
+    """What the customer did after message `message_id` was made, oldest first, as
+    `GET /v1/messages/{id}/activity` shows it: a detail stored as JSON is read back."""
+    notes = session().scalars(select(Note).where(Note.message_id == message_id).order_by(Note.id))
+    return [_note_view(note) for note in notes]
+
+
+def _note_view(note: Note) -> dict[str, Any]:
+    try:
+        detail = json.loads(note.detail) if note.detail else None
+    except ValueError:
+        detail = note.detail  # a detail that is not JSON is shown as it was stored
+    return {"kind": note.kind, "at": _aware(note.created_at).isoformat().replace("+00:00", "Z"),
+            "detail": detail}
+
+
 def message_brand(message_id: str) -> str | None:
     return session().scalar(select(Message.brand).where(Message.id == message_id))
 

@@ -194,3 +194,15 @@ def view(delivery: WebhookDelivery) -> dict[str, Any]:
         "message_id": delivery.message_id,
         "result_message_id": delivery.result_message_id,
     }
+
+
+def deliveries_of(db: Session, message_id: str) -> list[dict[str, Any]]:
+    """The webhooks about message `message_id` or that made it (a reschedule's new message),
+    oldest first, each as `view` shows it."""
+    deliveries = db.scalars(
+        select(WebhookDelivery)
+        .where(or_(WebhookDelivery.message_id == message_id,
+                   WebhookDelivery.result_message_id == message_id))
+        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+    )
+    return [view(delivery) for delivery in deliveries]
