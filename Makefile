@@ -14,6 +14,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed system-deps
 	$(BIN)/ruff check app tests bench
+	$(BIN)/lint-imports
 	$(BIN)/flask --app app lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
