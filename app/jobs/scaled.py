@@ -18,7 +18,6 @@ database in this mode: every worker and web process share it.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from app.jobs import state, work
 from app.jobs.leases import Heartbeat
 from app.jobs.models import ITEM_QUEUED, QUEUED, RUNNING, Job, JobItem
 from app.jobs.state import Busy, Claim
+from app.loop import BackgroundLoop
 from app.store import session
 
 log = logging.getLogger(__name__)
@@ -190,36 +190,30 @@ def worker_app(app: Flask) -> Celery:
 
 class Sender:
     """The web process's side in Celery mode: sends jobs, and every minute sends what a
-    process before it committed but did not get to send (it died, or the broker was away)."""
+    process before it committed but did not get to send (it died, or the broker was away).
+    It has no wake: web processes send to the broker themselves."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.celery = make_celery(app.config)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # A round that fails (the broker is away) is logged and tried again in a minute.
+        self._loop = BackgroundLoop("touchpoint-sender", self._send_stranded, RECONCILE_SECONDS,
+                                    logger=log)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop.running
 
     def dispatch(self, job_id: str) -> None:
         dispatch(self.celery, job_id, int(self.app.config["JOB_CHUNK_SIZE"]))
 
     def start(self) -> None:
-        if not self.running:
-            self._thread = threading.Thread(target=self.run, name="touchpoint-sender", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
-    def run(self) -> None:
-        while not self._stop.wait(RECONCILE_SECONDS):
-            try:
-                with self.app.app_context():
-                    send_stranded(self.celery, int(self.app.config["JOB_CHUNK_SIZE"]))
-            except Exception:
-                log.exception("could not send stranded jobs")
+    def _send_stranded(self) -> None:
+        with self.app.app_context():
+            send_stranded(self.celery, int(self.app.config["JOB_CHUNK_SIZE"]))
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._loop.stop()
         self.celery.close()  # `send` closes its connections itself
