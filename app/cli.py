@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from app.channels import email
-from app.pipeline import render_message
+from app.pipeline import commit, render_message
 from app.store import archive, artifacts, session
 
 
@@ -38,7 +38,7 @@ def render_command(fixture: str, out_dir: Path) -> None:
 
     document = json.loads(resolve_fixture(fixture).read_text(encoding="utf-8"))
     try:
-        answer = render_message(document)
+        answer = commit(render_message(document))
     except Problem as problem:
         raise click.ClickException(json.dumps(problem.as_dict(), indent=2)) from None
     out_dir.mkdir(parents=True, exist_ok=True)

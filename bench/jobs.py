@@ -131,16 +131,16 @@ def single_process(count: int, workdir: Path) -> dict[str, Any]:
 
     from app.channels import pdf
     from app.channels.pdf import OwnAssetsFetcher
-    from app.pipeline import prepare_message, render_message
+    from app.pipeline import commit, prepare_message, render_message
     from app.store import artifacts
 
     app = make_app(f"sqlite:///{workdir / 'single.db'}", workdir / "single")
     documents = bills(count + 1)
     with app.app_context():
-        render_message(documents[0])  # warm: templates compiled, fonts loaded
+        commit(render_message(documents[0]))  # warm: templates compiled, fonts loaded
         started, cpu_before, machine = time.perf_counter(), time.process_time(), machine_ticks()
         for document in documents[1:]:
-            render_message(document)
+            commit(render_message(document))
         rate = count / (time.perf_counter() - started)
         cpu = (time.process_time() - cpu_before) / count
         busy = busy_share(machine, machine_ticks())

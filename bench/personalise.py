@@ -43,7 +43,7 @@ from app.i18n import LANGUAGES
 from app.personalise import decide, personalise
 from app.personalise.catalogue import LIFE_EVENTS
 from app.personalise.facts import read_facts
-from app.pipeline import prepare_message, render_message
+from app.pipeline import commit, prepare_message, render_message
 from app.store import customers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +136,7 @@ def run(repeat: int) -> dict[str, Any]:
                 client = app.test_client()
                 assert client.put("/v1/profiles/c-bench", json=profile).status_code == 201
                 for _ in range(ARCHIVED):
-                    render_message(request)
+                    commit(render_message(request))
                 _, enriched = prepare_message(request)
                 catalogue = enriched.brand.offers
                 facts = read_facts(enriched.profile)

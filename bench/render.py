@@ -48,7 +48,7 @@ from flask import Flask
 from app import create_app
 from app.channels import email, ics, pdf, sms, web
 from app.channels.pdf import OwnAssetsFetcher
-from app.pipeline import prepare_message, render_message
+from app.pipeline import commit, prepare_message, render_message
 from app.pipeline.compose import Composed
 from app.pipeline.enrich import Enriched
 from app.schemas import TYPE_CHANNELS
@@ -112,8 +112,8 @@ def fixture_cases(document: dict[str, Any]) -> dict[str, Case]:
         "pdf": lambda: pdf.render(message, enriched, {}),
         "weasyprint": pdf_floor(message, enriched),
         "sms": lambda: sms.render(message, enriched, {}),
-        "end-to-end, email only": lambda: render_message(email_only),
-        "end-to-end, all channels": lambda: render_message(document),
+        "end-to-end, email only": lambda: commit(render_message(email_only)),
+        "end-to-end, all channels": lambda: commit(render_message(document)),
     }
     if "ics" in TYPE_CHANNELS[kind]:
         cases["ics"] = lambda: ics.render(message, enriched, {})

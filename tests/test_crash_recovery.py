@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.pipeline import render_message
+from app.pipeline import IdempotencyDone, commit, render_message
 from app.problems import IdempotencyKeyInFlight
 from app.store import idempotency, session
 from app.store.models import IdempotencyKey, Message
@@ -242,6 +242,7 @@ def test_a_stalled_first_request_never_stores_a_second_message(any_app: Flask, d
     retry = any_app.test_client().post("/v1/render", json=BODY, headers={"Idempotency-Key": "stalled"})
     assert retry.status_code == 201
     with any_app.test_request_context(), pytest.raises(IdempotencyKeyInFlight):
-        render_message(BODY, idempotency_key=idempotency.scoped("tests", "stalled"))
+        rendered = render_message(BODY)
+        commit(rendered, IdempotencyDone.of(rendered, idempotency.scoped("tests", "stalled")))
     with any_app.app_context():
         assert list(session().scalars(select(Message.id))) == [retry.json["id"]]

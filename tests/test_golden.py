@@ -1,7 +1,7 @@
 """Golden outputs: every fixture, rendered through the service's path, gives the same bytes.
 
-Each fixture is rendered by `render_message` (validate to commit, exactly as POST /v1/render
-does) in a fresh app of its own, so no fixture sees another's profile, appointment or offers
+Each fixture is rendered by `commit(render_message(...))`, exactly as POST /v1/render does,
+in a fresh app of its own, so no fixture sees another's profile, appointment or offers
 shown. The clock is FIXED_NOW, the message id fixed, and the signing time fixed
 (`app.workbench.scratch.deterministic`), so links and everything that shows them repeat.
 
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.pipeline import render_message
+from app.pipeline import commit, render_message
 from app.store import archive
 from app.workbench.scratch import FIXED_NOW, deterministic
 from tests.conftest import PUBLIC_BASE_URL, ROOT, fixture_paths, make_app
@@ -61,7 +61,7 @@ def rendered(app: Flask, path: Path) -> dict[str, Any]:
     """The digests of what one fixture's render stores: each artifact, and the answer."""
     document = json.loads(path.read_text(encoding="utf-8"))
     with app.app_context(), deterministic():
-        answer = render_message(document, now=FIXED_NOW, message_id=MESSAGE_ID)
+        answer = commit(render_message(document, now=FIXED_NOW, message_id=MESSAGE_ID))
         message = archive.get_message(answer["id"])
         assert message is not None
         store = app.extensions["touchpoint.artifacts"]

@@ -251,15 +251,14 @@ def test_an_item_is_claimed_by_one_worker_and_a_lapsed_claim_cannot_archive(any_
         # The first worker seems dead (its lease ran out): another takes the item over.
         second = state.claim(session(), answer["id"], 0, now=later)
         assert isinstance(second, Claim) and second.token != first.token
-    from app.pipeline import render_message
+    from app.jobs.work import ItemDone
+    from app.pipeline import commit, render_message
 
     with any_app.app_context(), pytest.raises(LostClaim):
         # The first worker was only slow: its render finishes, but cannot be archived.
-        render_message(first.request, message_id=first.token,
-                       also=lambda db: state.mark_done(db, first, first.token))
+        commit(render_message(first.request, message_id=first.token), ItemDone(first))
     with any_app.app_context():
-        render_message(second.request, message_id=second.token,
-                       also=lambda db: state.mark_done(db, second, second.token))
+        commit(render_message(second.request, message_id=second.token), ItemDone(second))
         assert session().scalar(select(func.count()).select_from(Message)) == 1
         assert session().get(Message, first.token) is None
     assert not (Path(any_app.config["ARTIFACT_DIR"]) / "messages" / first.token).exists()

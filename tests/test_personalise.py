@@ -23,7 +23,7 @@ from app.i18n import LANGUAGES
 from app.personalise import decide
 from app.personalise.catalogue import Catalogue, load_catalogue
 from app.personalise.facts import read_facts
-from app.pipeline import prepare_message, render_message
+from app.pipeline import commit, prepare_message, render_message
 from tests.conftest import PUBLIC_BASE_URL, load_fixture
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -280,7 +280,7 @@ def test_an_empty_catalogue_personalises_nothing(tmp_path: Path) -> None:
 def _render(app: Flask, request: str | dict[str, Any]) -> dict[str, Any]:
     document = load_fixture(request) if isinstance(request, str) else request
     with app.test_request_context():
-        return render_message(document, now=NOW)
+        return commit(render_message(document, now=NOW))
 
 
 def _shown(answer: dict[str, Any]) -> list[str]:

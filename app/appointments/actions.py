@@ -3,8 +3,9 @@
     check      -> the appointment is open, the page is not stale, the slot is free
     document   -> the newest render request of the appointment, with the change made
     render     -> `render_message`: the `rescheduled` or `cancelled` message (same UID,
-                  SEQUENCE + 1); its transaction also stores the new state, the booked slot,
-                  the note on the message and the webhook to upstream (app/appointments/state)
+                  SEQUENCE + 1), with its appointment's new state and booked slot
+    commit     -> `commit` of the message with the note on the message acted from and the
+                  webhook to upstream (`customer_records`, app/appointments/state.py)
     answer     -> the new message's id, for the confirmation page (its web page)
 
 The checks give the customer a clear answer early; the database decides for real (a unique
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from app.appointments.current import Current, current_for, free_slots
 from app.appointments.problems import AppointmentChanged, AppointmentClosed, SlotTaken, SlotUnavailable
-from app.appointments.state import CustomerAction
+from app.appointments.state import CustomerAction, customer_records
 from app.problems import NotFound
 from app.schemas import TYPE_CHANNELS
 from app.store import archive
@@ -117,7 +118,7 @@ def _check_fresh(current: Current, expected_sequence: int, same_intent: bool) ->
 def _render(current: Current, action: CustomerAction, change: Any, now: datetime,
             keep_slot: str | None = None) -> str:
     """Render the change through the pipeline, from the newest request about the appointment."""
-    from app.pipeline import render_message
+    from app.pipeline import commit, render_message
 
     row = current.appointment
     source = archive.get_message(row.message_id) if row.message_id else None
@@ -135,7 +136,10 @@ def _render(current: Current, action: CustomerAction, change: Any, now: datetime
         wanted = {*document["channels"], "web", "ics"}
         document["channels"] = [name for name in TYPE_CHANNELS["appointment"] if name in wanted]
     try:
-        answer = render_message(document, now=now, action=action)
+        rendered = render_message(document, now=now, action=action)
+        assert rendered.appointment is not None  # the document is an appointment's
+        answer = commit(rendered, *(record for record in customer_records(rendered.appointment)
+                                    if record is not None))
     except (AppointmentChanged, SlotTaken):
         # Lost a race the checks could not see: answer from the state that won.
         fresh = load(action.message_id)

@@ -3,15 +3,16 @@
 `plan` runs after enrich: it compares the request with the stored appointment and decides
 the invite's SEQUENCE (raised when the time, place or status changes, never lowered, never
 below what upstream sends) and whether the customer may move or cancel it from this message.
-`record` runs inside the archive's transaction, after the message row: it writes the new
-state, the change, a booked slot, and for a customer's action the note on the message and
-the webhook to upstream, so all of it is stored with the message or none of it is.
+`appointment_record` is the new state as a value (AppointmentRecord); `commit` writes it in the
+message's transaction, after the message row: the new state, the change, a booked slot. For a
+customer's action, `customer_records` are the note on the message they acted from and the
+webhook to upstream, which the caller (app/appointments/actions.py) names in the same commit,
+so all of it is stored with the message or none of it is.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from app.links import absolute
 from app.schemas import AppointmentRequest
 from app.store import session
 from app.store.models import Note
+from app.webhooks.delivery import enqueue
 
 if TYPE_CHECKING:
     from app.pipeline.compose import Composed
@@ -135,20 +137,37 @@ def _offer_actions(plan_: AppointmentPlan, enriched: Enriched) -> None:
     plan_.links["cancel"] = absolute(f"/a/{token}/cancel")
 
 
-def recorder(message: Composed, enriched: Enriched,
-             action: CustomerAction | None = None) -> Callable[[Session], None] | None:
-    """The archive's hook for this message: None for anything but an appointment."""
-    if getattr(enriched, "appointment", None) is None:
+@dataclass(frozen=True)
+class AppointmentRecord:
+    """An appointment's new state, as its render decided it; written in the message's transaction."""
+
+    plan: AppointmentPlan
+    request: AppointmentRequest
+    brand: str
+    message_id: str
+    now: datetime
+    # The appointment as the message shows it (its composed view), kept for older messages' pages.
+    view: dict[str, Any]
+    action: CustomerAction | None = None
+
+    def write(self, db: Session) -> None:
+        record(db, self)
+
+
+def appointment_record(message: Composed, enriched: Enriched,
+                       action: CustomerAction | None = None) -> AppointmentRecord | None:
+    """The record of this message's appointment: None for anything but an appointment."""
+    if enriched.appointment is None:
         return None
-    return lambda db: record(db, message, enriched, action)
+    assert isinstance(enriched.request, AppointmentRequest)
+    return AppointmentRecord(enriched.appointment, enriched.request, enriched.brand.id,
+                             enriched.message_id, enriched.now, message.context["appointment"], action)
 
 
-def record(db: Session, message: Composed, enriched: Enriched, action: CustomerAction | None) -> None:
-    plan_: AppointmentPlan = enriched.appointment  # type: ignore[attr-defined]
-    request = enriched.request
-    assert isinstance(request, AppointmentRequest)
+def record(db: Session, change: AppointmentRecord) -> None:
+    plan_, request, action = change.plan, change.request, change.action
     data = request.data
-    brand, now = enriched.brand.id, enriched.now
+    brand, now = change.brand, change.now
     db.flush()  # the message row first: the rows below refer to it
     by = "customer" if action else "upstream"
     start, end = data.start.isoformat(), data.end.isoformat()
@@ -156,7 +175,7 @@ def record(db: Session, message: Composed, enriched: Enriched, action: CustomerA
         db.add(AppointmentChange(
             brand=brand, appointment_id=data.appointment_id, sequence=plan_.sequence,
             kind=plan_.kind, by=by, status=plan_.status, start=start, end=end,
-            message_id=enriched.message_id, created_at=now,
+            message_id=change.message_id, created_at=now,
         ))
         _flush_or(db, AppointmentChanged(
             f"Appointment '{data.appointment_id}' changed while this request was served; "
@@ -170,7 +189,7 @@ def record(db: Session, message: Composed, enriched: Enriched, action: CustomerA
                   for s in (data.reschedule.slots if data.reschedule else [])],
         "callback_url": data.reschedule.callback_url if data.reschedule else None,
         "resource": resource_of(request), "customer_id": request.recipient.customer_id,
-        "message_id": enriched.message_id, "updated_at": now,
+        "message_id": change.message_id, "updated_at": now,
     }
     if plan_.changed:
         state["changed_by"] = by
@@ -201,12 +220,9 @@ def record(db: Session, message: Composed, enriched: Enriched, action: CustomerA
     if plan_.changed:
         _book(db, brand, request, action)
     db.add(AppointmentMessage(
-        message_id=enriched.message_id, brand=brand, appointment_id=data.appointment_id,
-        sequence=plan_.sequence, stage=data.stage, view=message.context["appointment"],
-        created_at=now,
+        message_id=change.message_id, brand=brand, appointment_id=data.appointment_id,
+        sequence=plan_.sequence, stage=data.stage, view=change.view, created_at=now,
     ))
-    if action is not None:
-        _note_action(db, enriched, action, plan_)
 
 
 def _book(db: Session, brand: str, request: AppointmentRequest, action: CustomerAction | None) -> None:
@@ -222,16 +238,16 @@ def _book(db: Session, brand: str, request: AppointmentRequest, action: Customer
     _flush_or(db, SlotTaken("Someone else took this time a moment ago."))
 
 
-def _note_action(db: Session, enriched: Enriched, action: CustomerAction, plan_: AppointmentPlan) -> None:
-    """The archive's record of what the customer did, and the webhook that tells upstream."""
-    from app.webhooks.delivery import enqueue
-
-    request = enriched.request
-    assert isinstance(request, AppointmentRequest)
-    data, now = request.data, enriched.now
+def customer_records(change: AppointmentRecord) -> tuple[ActionNoted, WebhookQueued | None]:
+    """What a customer's change adds to its message's transaction: the note on the message
+    they acted from, and the webhook that tells upstream (None when upstream gave no URL)."""
+    action = change.action
+    assert action is not None
+    request, plan_ = change.request, change.plan
+    data = request.data
     event = {
         "appointment_id": data.appointment_id,
-        "brand": enriched.brand.id,
+        "brand": change.brand,
         "reference": request.reference,
         "customer_id": request.recipient.customer_id,
         "status": plan_.status,
@@ -240,18 +256,46 @@ def _note_action(db: Session, enriched: Enriched, action: CustomerAction, plan_:
         "timezone": data.timezone,
         "sequence": plan_.sequence,
         "previous": action.previous,
-        "message_id": enriched.message_id,
+        "message_id": change.message_id,
         "source_message_id": action.message_id,
-        "acted_at": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "acted_at": change.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
     }
-    db.add(Note(message_id=action.message_id, kind=action.kind, created_at=now,
-                detail=json.dumps({"new_message_id": enriched.message_id, "sequence": plan_.sequence,
-                                   "previous": action.previous, "start": event["start"],
-                                   "end": event["end"], "status": plan_.status}, sort_keys=True)))
-    if data.reschedule and data.reschedule.callback_url:
-        enqueue(db, message_id=action.message_id, result_message_id=enriched.message_id,
-                url=data.reschedule.callback_url, event_type=f"appointment.{action.kind}",
-                data=event, now=now)
+    note = ActionNoted(action.message_id, action.kind, change.now, json.dumps(
+        {"new_message_id": change.message_id, "sequence": plan_.sequence, "previous": action.previous,
+         "start": event["start"], "end": event["end"], "status": plan_.status}, sort_keys=True))
+    callback = data.reschedule.callback_url if data.reschedule else None
+    webhook = WebhookQueued(action.message_id, change.message_id, callback, f"appointment.{action.kind}",
+                            event, change.now) if callback else None
+    return note, webhook
+
+
+@dataclass(frozen=True)
+class ActionNoted:
+    """The archive's record of what the customer did, on the message they acted from."""
+
+    message_id: str
+    kind: str
+    at: datetime
+    detail: str
+
+    def write(self, db: Session) -> None:
+        db.add(Note(message_id=self.message_id, kind=self.kind, created_at=self.at, detail=self.detail))
+
+
+@dataclass(frozen=True)
+class WebhookQueued:
+    """A Standard Webhooks delivery to upstream, queued with the change it tells of."""
+
+    message_id: str
+    result_message_id: str
+    url: str
+    event_type: str
+    data: dict[str, Any]
+    at: datetime
+
+    def write(self, db: Session) -> None:
+        enqueue(db, message_id=self.message_id, result_message_id=self.result_message_id,
+                url=self.url, event_type=self.event_type, data=self.data, now=self.at)
 
 
 def _flush_or(db: Session, problem: Exception) -> None:

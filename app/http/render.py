@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, json, request
 
 from app.auth import caller, check_brand, requires
 from app.http.body import json_body
-from app.pipeline import render_message
+from app.pipeline import IdempotencyDone, commit, render_message
 from app.problems import InvalidRequest
 from app.store import idempotency, session
 
@@ -42,7 +42,7 @@ def render() -> Response:
     key = request.headers.get("Idempotency-Key")
     defer_pdf = _prefers_async()
     if key is None:
-        return _created(render_message(document, defer_pdf=defer_pdf))
+        return _created(commit(render_message(document, defer_pdf=defer_pdf)))
     # Keys are the caller's own: another caller's same key is another key. Keys of one
     # caller share its name, so a retry survives a key rotation.
     if not IDEMPOTENCY_KEY.fullmatch(key):
@@ -60,7 +60,8 @@ def render() -> Response:
         # The key's answer is stored in the same transaction as the message; the claim's
         # lease is renewed while the render runs, and runs out soon after a crash.
         with idempotency.heartbeat(current_app.extensions["touchpoint.db"], key, owner, lease):
-            answer = render_message(document, idempotency_key=key, defer_pdf=defer_pdf)
+            rendered = render_message(document, defer_pdf=defer_pdf)
+            answer = commit(rendered, IdempotencyDone.of(rendered, key))
     except BaseException:
         idempotency.release(db, key)
         raise

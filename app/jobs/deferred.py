@@ -54,13 +54,16 @@ def defer_channel(name: str, message: Composed, enriched: Enriched) -> ChannelOu
     )
 
 
-@dataclass
-class DeferredWork:
+@dataclass(frozen=True)
+class DeferredPdf:
+    """The one-item job that will lay a message's PDF out; a record of its commit, dispatched
+    to the runner once committed."""
+
     job_id: str
     message_id: str
     source: dict[str, Any]
 
-    def store(self, db: Session) -> None:
+    def write(self, db: Session) -> None:
         """In the message's transaction: the one-item job that will lay the PDF out."""
         db.add(Job(id=self.job_id, kind=PDF, status=QUEUED, total=1, dispatched=False))
         db.flush()
@@ -73,11 +76,11 @@ class DeferredWork:
         dispatch(self.job_id)
 
 
-def deferred_work(message_id: str, outputs: dict[str, ChannelOutput]) -> DeferredWork | None:
+def deferred_pdf(message_id: str, outputs: dict[str, ChannelOutput]) -> DeferredPdf | None:
     pending = outputs.get("pdf")
     if pending is None or pending.deferred is None:
         return None
-    return DeferredWork(new_id("job"), message_id, pending.deferred)
+    return DeferredPdf(new_id("job"), message_id, pending.deferred)
 
 
 def lay_out(held: Claim) -> None:

@@ -1,7 +1,7 @@
 """One claimed item, rendered: the same code in an embedded pool process and a Celery task.
 
-    batch item  -> `render_message` under the claim's token as message id; the item is
-                   marked done in the transaction that archives the message
+    batch item  -> `render_message` under the claim's token as message id, then `commit`
+                   with `ItemDone`: the item is marked done in the message's transaction
     pdf item    -> the deferred PDF laid out and made the message's (app/jobs/deferred.py)
 
 A render that fails with a problem (bad input: 422) fails its item with that problem; the
@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from app import metrics
 from app.jobs import deferred, state
@@ -61,10 +62,11 @@ def _process(held: Claim) -> str:
         if held.kind == PDF:
             deferred.lay_out(held)
         else:
-            from app.pipeline import render_message
+            from app.pipeline import commit, render_message
 
-            render_message(held.request, message_id=held.token,
-                           also=lambda db: state.mark_done(db, held, held.token))
+            # Exactly once: the item is done in the transaction that archives its message,
+            # under the claim's token, or neither is stored (LostClaim).
+            commit(render_message(held.request, message_id=held.token), ItemDone(held))
         return DONE
     except LostClaim:
         log.info("job %s item %d: claim lost to another worker; its result is theirs",
@@ -84,6 +86,16 @@ def _process(held: Claim) -> str:
     except Exception as exc:
         log.exception("job %s item %d failed", held.job_id, held.position)
         return _fail(held, state.internal_problem(exc), "internal-error")
+
+
+@dataclass(frozen=True)
+class ItemDone:
+    """A record of the item's message commit: the item is done, while the claim is ours."""
+
+    held: Claim
+
+    def write(self, db: Session) -> None:
+        state.mark_done(db, self.held, self.held.token)
 
 
 def _fail(held: Claim, problem: dict[str, Any], reason: str) -> str:

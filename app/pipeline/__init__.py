@@ -6,7 +6,7 @@
     compose      -> what the message says: subject, preheader, figures, buttons (pure)
     draw         -> its pictures (payment QR codes, consumption charts), each drawn once
     render       -> each channel: email, web page, PDF, invite, SMS
-    store        -> the artifacts and the answer, all or nothing
+    commit       -> the artifacts, the answer and the caller's records, all or nothing
 
 The answer is the document of CONTRACT.md (`POST /v1/render`), stored with the message so
 `GET /v1/messages/{id}` gives the same document again.
@@ -14,68 +14,53 @@ The answer is the document of CONTRACT.md (`POST /v1/render`), stored with the m
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy.orm import Session
 
 from app import logs
-from app.appointments.state import CustomerAction, recorder
+from app.appointments.state import CustomerAction, appointment_record
 from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
-from app.jobs.deferred import deferred_work
+from app.jobs.deferred import deferred_pdf
 from app.personalise import personalise
 from app.pipeline.actions import answer_actions
+from app.pipeline.commit import IdempotencyDone, commit
 from app.pipeline.compose import Composed, compose
 from app.pipeline.draw import draw
 from app.pipeline.enrich import Enriched, enrich
+from app.pipeline.rendered import Rendered
 from app.pipeline.validate import validate
 from app.schemas import TYPE_CHANNELS
 from app.store import archive, artifacts, customers
 from app.store.ids import new_id
 
+__all__ = ["IdempotencyDone", "Rendered", "commit", "prepare_message", "render_message"]
+
 
 def render_message(document: Any, now: datetime | None = None,
-                   idempotency_key: str | None = None,
                    action: CustomerAction | None = None, *,
-                   message_id: str | None = None, defer_pdf: bool = False,
-                   also: Callable[[Session], None] | None = None) -> dict[str, Any]:
-    """`message_id` is the job item's (app/jobs); `also` records, in the message's
-    transaction, what else comes with it (the job item done)."""
+                   message_id: str | None = None, defer_pdf: bool = False) -> Rendered:
+    """The message a request makes, as a value; nothing is stored until `commit(rendered)`.
+
+    `message_id` is the job item's (app/jobs); `action` the customer's change that asks for
+    this message (app/appointments/actions.py), which its appointment's record carries."""
     clock = logs.Stopwatch()
     message, enriched = prepare_message(document, now, message_id, clock)
     # With defer_pdf (Prefer: respond-async) the PDF is left to the job runner: the answer
     # says `pending`, and the PDF's source is queued with the message (app/jobs/deferred.py).
     outputs = render_channels(message, enriched, defer=("pdf",) if defer_pdf else ())
     clock.lap("render")
-    answer = build_answer(message, enriched, outputs)
-    deferred = deferred_work(enriched.message_id, outputs)
-
-    archive.store_message(
-        message_id=enriched.message_id, request=document, answer=answer,
+    return Rendered(
+        message_id=enriched.message_id, request=document,
+        answer=build_answer(message, enriched, outputs),
         customer_id=enriched.request.recipient.customer_id, brand=enriched.brand.id,
-        outputs=outputs, idempotency_key=idempotency_key,
-        # An appointment's new state, and the customer's action that made it, if any (its
-        # note and its webhook), are stored in the message's own transaction.
-        also=_together(recorder(message, enriched, action), deferred.store if deferred else None, also),
+        outputs=outputs,
+        appointment=appointment_record(message, enriched, action),
+        deferred=deferred_pdf(enriched.message_id, outputs),
+        clock=clock,
     )
-    clock.lap("store")
-    if deferred:
-        deferred.dispatch()
-    # The operator's line: message id, type, channels and the milliseconds of each stage.
-    logs.rendered(enriched.message_id, message.type, list(outputs), clock)
-    return answer
-
-
-def _together(*hooks: Callable[[Session], None] | None) -> Callable[[Session], None]:
-    def run(db: Session) -> None:
-        for hook in hooks:
-            if hook is not None:
-                hook(db)
-
-    return run
 
 
 def prepare_message(document: Any, now: datetime | None = None, message_id: str | None = None,

@@ -1,13 +1,12 @@
-"""Stage 5, store: a rendered message and its artifacts, all or nothing.
+"""The archive of messages: a rendered message's row and artifact files, and reading them back.
 
-Files are written first (each atomically), then one transaction records the message and
-its artifacts; if that transaction fails, the files are removed again. A failed request
-therefore leaves nothing behind.
+`add_message` runs inside the one transaction of a render (app/pipeline/commit.py): it writes
+the message's files (each atomically) and adds its row; the caller commits, or rolls back and
+removes the files again (`ArtifactStore.discard_message`), so a failed request leaves nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.channels import ChannelOutput
-from app.store import artifacts, idempotency, session
+from app.store import artifacts, session
+from app.store.artifacts import ArtifactStore
 from app.store.models import Artifact, Message, Profile
 
 
@@ -26,38 +26,28 @@ def load_profile(customer_id: str | None) -> dict[str, Any] | None:
     return dict(profile.data) if profile else None
 
 
-def store_message(
-    *, message_id: str, request: dict[str, Any], answer: dict[str, Any],
-    customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
-    idempotency_key: str | None = None, also: Callable[[Session], None] | None = None,
-) -> None:
-    """`also` writes what belongs with the message (an appointment's state) in its transaction."""
-    store = artifacts()
-    db = session()
-    try:
-        message = Message(
-            id=message_id, type=answer["type"], brand=brand, locale=answer["locale"],
-            customer_id=customer_id, reference=answer.get("reference"),
-            channels=list(outputs), request=request, document=answer,
-            envelope=outputs["email"].envelope if "email" in outputs else None,
-        )
-        for output in outputs.values():
-            for file in output.files:
-                path, digest = store.write_message_file(message_id, file.name, file.data)
-                message.artifacts.append(Artifact(
-                    name=file.name, content_type=file.content_type, path=path,
-                    size=len(file.data), sha256=digest,
-                ))
-        db.add(message)
-        if also is not None:
-            also(db)
-        if idempotency_key is not None:
-            idempotency.complete(db, idempotency_key, 201, answer, message_id)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        store.discard_message(message_id)
-        raise
+def add_message(
+    db: Session, store: ArtifactStore, *, message_id: str, request: dict[str, Any],
+    answer: dict[str, Any], customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
+) -> Message:
+    """Write the message's files and add its row to `db`'s transaction; the rows that refer
+    to it (an appointment's, a note's) follow it. The caller commits, holding the row it is
+    given until then (a flushed row is only weakly held by the session)."""
+    message = Message(
+        id=message_id, type=answer["type"], brand=brand, locale=answer["locale"],
+        customer_id=customer_id, reference=answer.get("reference"),
+        channels=list(outputs), request=request, document=answer,
+        envelope=outputs["email"].envelope if "email" in outputs else None,
+    )
+    for output in outputs.values():
+        for file in output.files:
+            path, digest = store.write_message_file(message_id, file.name, file.data)
+            message.artifacts.append(Artifact(
+                name=file.name, content_type=file.content_type, path=path,
+                size=len(file.data), sha256=digest,
+            ))
+    db.add(message)
+    return message
 
 
 def get_message(message_id: str) -> Message | None:

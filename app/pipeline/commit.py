@@ -1,0 +1,67 @@
+"""The last stage, commit: a Rendered message and the records that come with it, all or nothing.
+
+Input: a `Rendered` value (what `render_message` made) and the records its caller names: the
+idempotency key's answer (POST /v1/render), the job item done (app/jobs/work.py), the
+customer's note and the webhook to upstream (app/appointments/actions.py). The records the
+message itself brings (its appointment's new state, its deferred PDF's job) travel in the
+Rendered value. Output: the answer, once everything is stored.
+
+This is the one place a render writes: first the files (the pictures it drew, then the
+message's artifacts, each atomically), then one transaction with the message row and every
+record. If any of it fails, the transaction rolls back and the message's files are removed,
+so a failed request leaves nothing behind (the content-addressed pictures stay: they name
+no one and other messages share them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app import logs
+from app.pipeline.rendered import Record, Rendered
+from app.store import archive, artifacts, idempotency, session
+
+
+@dataclass(frozen=True)
+class IdempotencyDone:
+    """The idempotency key's answer, stored with the message: a retry replays it."""
+
+    key: str
+    answer: dict[str, Any]
+    message_id: str
+
+    @classmethod
+    def of(cls, rendered: Rendered, key: str) -> IdempotencyDone:
+        return cls(key, rendered.answer, rendered.message_id)
+
+    def write(self, db: Session) -> None:
+        idempotency.complete(db, self.key, 201, self.answer, self.message_id)
+
+
+def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
+    """Store the message, its own records and the caller's, in one transaction; the answer."""
+    store, db = artifacts(), session()
+    try:
+        message = archive.add_message(
+            db, store, message_id=rendered.message_id, request=rendered.request,
+            answer=rendered.answer, customer_id=rendered.customer_id, brand=rendered.brand,
+            outputs=rendered.outputs)
+        for record in (*rendered.records, *records):
+            record.write(db)
+        db.commit()
+        del message  # held until committed: see `archive.add_message`
+    except BaseException:
+        db.rollback()
+        store.discard_message(rendered.message_id)
+        raise
+    rendered.clock.lap("store")
+    if rendered.deferred is not None:
+        # Only once its job is committed may a runner look for it.
+        rendered.deferred.dispatch()
+    # The operator's line: message id, type, channels and the milliseconds of each stage.
+    logs.rendered(rendered.message_id, rendered.answer["type"], list(rendered.outputs),
+                  rendered.clock)
+    return rendered.answer

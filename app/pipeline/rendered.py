@@ -1,0 +1,49 @@
+"""The value a render ends with: everything `commit` stores, made before anything is stored.
+
+`render_message` returns it; nothing in it has been written yet. `commit` (commit.py) takes
+it, with the records its caller names, into one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from app import logs
+from app.channels import ChannelOutput
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.appointments.state import AppointmentRecord
+    from app.jobs.deferred import DeferredPdf
+
+
+class Record(Protocol):
+    """Something stored in a message's transaction, written after the message row."""
+
+    def write(self, db: Session) -> None: ...
+
+
+@dataclass(frozen=True)
+class Rendered:
+    message_id: str
+    # The request as it came (stored with the message, for a customer's later change).
+    request: Any
+    # The answer document (CONTRACT.md): what the caller answers and GET /v1/messages gives.
+    answer: dict[str, Any]
+    customer_id: str | None
+    brand: str
+    # Each channel's output, with the files to store as the message's artifacts.
+    outputs: dict[str, ChannelOutput]
+    # An appointment's new state (app/appointments/state.py), None for other types.
+    appointment: AppointmentRecord | None
+    # The job that will lay out a deferred PDF (app/jobs/deferred.py), None when none is.
+    deferred: DeferredPdf | None
+    # The milliseconds of each stage so far; commit adds its own and logs the line.
+    clock: logs.Stopwatch
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        """What the message itself brings into its transaction, in the order it is written."""
+        return tuple(record for record in (self.appointment, self.deferred) if record is not None)
