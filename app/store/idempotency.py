@@ -17,17 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.loop import BackgroundLoop
 from app.problems import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidRequest
 from app.store.models import IdempotencyKey
 
@@ -73,11 +73,13 @@ def claim(db: Session, key: str, request_hash: str, ttl: int, lock_timeout: int,
     owner = owner or new_owner()
     db.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now), execution_options=PLAIN)
     db.commit()
-    row = IdempotencyKey(key=key, request_hash=request_hash, state="in_flight", owner=owner,
-                         lease_until=now + timedelta(seconds=lease),
-                         created_at=now, expires_at=now + timedelta(seconds=ttl))
-    db.add(row)
+    # A plain INSERT, not the session's unit of work: this session may already hold the key's
+    # row from an earlier request in the same context, and the database decides who wins.
     try:
+        db.execute(insert(IdempotencyKey).values(
+            key=key, request_hash=request_hash, state="in_flight", owner=owner,
+            lease_until=now + timedelta(seconds=lease), created_at=now,
+            expires_at=now + timedelta(seconds=ttl)))
         db.commit()
         return None
     except IntegrityError:
@@ -136,24 +138,22 @@ def renew(db: Session, key: str, owner: str, lease: float) -> bool:
 def heartbeat(sessions: Callable[[], Session], key: str, owner: str, lease: float) -> Iterator[None]:
     """Renew the claim every third of its lease, from a thread of its own, while the body runs:
     a render that takes minutes keeps its key; a dead process's key is free within `lease`."""
-    stopped = threading.Event()
+    loop: BackgroundLoop
 
     def beat() -> None:
-        while not stopped.wait(lease / 3):
-            try:
-                with sessions() as db:
-                    if not renew(db, key, owner, lease):
-                        return  # answered (done) or released: nothing left to hold
-            except Exception:  # a missed beat is retried; the lease covers two of them
-                log.warning("idempotency: could not renew the lease of a key", exc_info=True)
+        try:
+            with sessions() as db:
+                if not renew(db, key, owner, lease):
+                    loop.stop()  # answered (done) or released: nothing left to hold
+        except Exception:  # a missed beat is retried (a warning, not an error): the lease covers two
+            log.warning("idempotency: could not renew the lease of a key", exc_info=True)
 
-    thread = threading.Thread(target=beat, name="idempotency-lease", daemon=True)
-    thread.start()
+    loop = BackgroundLoop("idempotency-lease", beat, lease / 3, logger=log)
+    loop.start()
     try:
         yield
     finally:
-        stopped.set()
-        thread.join()
+        loop.stop(timeout=None)
 
 
 def complete(db: Session, key: str, status_code: int, response: dict[str, Any],
