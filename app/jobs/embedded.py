@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import pickle
 import threading
-import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -195,16 +194,15 @@ def _child_start(config: dict[str, Any], everyone: Any) -> None:
     # A pool process outlives no service: killed or not, when it is gone, so is this one
     # (what it was rendering is not committed, and its lease runs out for the next runner).
     parent = os.getppid()
-    threading.Thread(target=_exit_with, args=(parent,), name="touchpoint-parent", daemon=True).start()
+    BackgroundLoop("touchpoint-parent", lambda: _exit_without(parent), 1.0, logger=log).start()
     _child_app = create_app(config)
     _everyone = everyone
     work.warm_up(_child_app)
 
 
-def _exit_with(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
+def _exit_without(parent: int) -> None:
+    if os.getppid() != parent:  # the parent died: this process is someone else's child now
+        os._exit(1)
 
 
 def _child_ready() -> tuple[int, int]:
