@@ -4,6 +4,9 @@ Every app made here (`make_app`) holds an API key with every scope, and its test
 it, as an upstream system would; `app.test_client(key=None)` sends none, and
 `app.test_client(key=k)` sends `k` (tests/test_auth.py).
 
+`playwright` and `chromium` are one Playwright and one headless Chromium for the whole run,
+shared by every browser test module (each makes its own contexts).
+
 `app` runs on SQLite in a temporary folder. Tests marked `postgres` (or using `any_app`,
 which is parametrised over both) run on the PostgreSQL server of this machine, each in a
 schema of its own that is dropped afterwards.
@@ -21,11 +24,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.auth import SCOPES, keys
 from app.store import session
+from tests import browser as measure
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -140,3 +145,20 @@ def any_client(any_app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """One Playwright for the run: its sync API allows one per thread, so every browser in the
+    tests (the snapshot camera's too) is launched from this one."""
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    """One headless Chromium for every browser test module, started once: a test's isolation
+    comes from its own browser context (cookies, storage, viewport), not its own browser."""
+    browser = playwright.chromium.launch(executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS)
+    yield browser
+    browser.close()

@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from app.workbench.scratch import file_of, list_fixtures, render_fixture, scratch_app
-from tests import browser as measure
 from tests.conftest import FIXTURES, ROOT, fixture_paths, make_app
 
 pytestmark = pytest.mark.browser
@@ -52,14 +51,6 @@ def pages(workbench: Flask) -> dict[str, str]:
         if "web" in scratch.outputs:
             rendered[fixture.name] = (file_of(scratch.outputs["web"], "page.html") or b"").decode()
     return rendered
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

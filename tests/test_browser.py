@@ -1,7 +1,7 @@
 """Every fixture, opened in headless Chromium the way a customer sees it.
 
-One live server and one Chromium per module; each fixture is rendered once and its web page
-and email are opened in a fresh page per test:
+One live server per module and the run's one Chromium (conftest `chromium`); each fixture is
+rendered once and its web page and email are opened in a fresh page per test:
 - the web page (`/m/<token>`) on a 320 px phone: no sideways scrolling, every image loads,
   `<html lang>` is the message's locale, text is at least 14 px, tap targets at least 44 px;
 - the email (`email.html`) on a 375 px phone: no sideways scrolling, every image loads from
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests import browser as measure
 from tests.conftest import FIXTURES, fixture_paths, load_fixture, make_app
@@ -55,16 +55,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]
         base_url = measure.serve(server, app)
         yield app, base_url
     app.extensions["touchpoint.engine"].dispose()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

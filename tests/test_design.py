@@ -1,6 +1,6 @@
 """Design checks in headless Chromium: images off, values that never wrap, layouts, dark mode.
 
-One live server and one Chromium for the module (as tests/test_browser.py); each fixture is
+One live server for the module and the run's one Chromium (as tests/test_browser.py); each fixture is
 rendered once. What is checked, and why:
 - every email at 375 px with images blocked (as Outlook and many corporate clients do):
   no sideways scrolling, and the blocking really happened;
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 from tests import browser as measure
 from tests.conftest import FIXTURES, fixture_paths, load_fixture, make_app
@@ -47,14 +47,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]
         })
         yield app, measure.serve(server, app)
     app.extensions["touchpoint.engine"].dispose()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

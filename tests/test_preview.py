@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
 from app.store import session
 from app.store.models import Artifact, Message, OfferShown
+from tests import browser as measure
 from tests.conftest import FIXTURES, PUBLIC_BASE_URL, ROOT, fixture_paths, make_app
 
 FIXTURE_NAMES = [path.relative_to(FIXTURES).with_suffix("").as_posix() for path in fixture_paths()]
@@ -196,20 +198,16 @@ def test_state_changes_when_a_watched_file_changes(tmp_path: Path, design_copy: 
 
 
 @pytest.mark.browser
-def test_the_page_reloads_itself_when_a_component_changes(tmp_path: Path, design_copy: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from tests import browser as measure
-
+def test_the_page_reloads_itself_when_a_component_changes(tmp_path: Path, design_copy: Path,
+                                                          chromium: Browser) -> None:
     with measure.bound_server() as server:
         app = _app(tmp_path, PREVIEW_ENABLED=True, TEMPLATES_DIR=str(design_copy / "templates"),
                    COMPONENTS_DIR=str(design_copy / "components"),
                    FIXTURES_DIR=str(design_copy / "fixtures"),
                    PUBLIC_BASE_URL=f"http://127.0.0.1:{server.server_port}")
         base = measure.serve(server, app)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        try:
             page.goto(f"{base}/preview/invoice/capsules-nl", wait_until="load")
             frame = page.frame_locator("iframe[title^='Email'][title*='375 px, light']")
             assert frame.locator("text=Uw factuur").first.is_visible()
@@ -222,5 +220,6 @@ def test_the_page_reloads_itself_when_a_component_changes(tmp_path: Path, design
             while time.monotonic() < deadline and web.locator("text=EDITED").count() == 0:
                 page.wait_for_timeout(250)
             assert web.locator("text=EDITED").count() == 1, "the gallery did not reload"
-            browser.close()
+        finally:
+            page.close()
     app.extensions["touchpoint.engine"].dispose()

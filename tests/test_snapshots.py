@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskCliRunner
 from PIL import Image, ImageDraw
+from playwright.sync_api import Playwright
 
 from app.workbench import snapshots
 from app.workbench.scratch import (
@@ -41,8 +42,9 @@ HOW_TO_APPROVE = "If the change is intended: .venv/bin/flask --app app snapshots
 
 
 @pytest.fixture(scope="module")
-def camera() -> Iterator[Camera]:
-    with open_camera() as opened:
+def camera(playwright: Playwright) -> Iterator[Camera]:
+    # A Chromium of the camera's own (fonts pinned at launch), from the run's one Playwright.
+    with open_camera(playwright) as opened:
         yield opened
 
 

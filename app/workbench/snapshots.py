@@ -56,7 +56,7 @@ from app.workbench.scratch import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Route
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
     from app.store.artifacts import ArtifactStore
 
@@ -167,18 +167,25 @@ class Camera:
 
 
 @contextmanager
-def open_camera() -> Iterator[Camera]:
-    from playwright.sync_api import sync_playwright
+def open_camera(playwright: Playwright | None = None) -> Iterator[Camera]:
+    """A camera on a Chromium of its own (its fonts are fixed at launch: FONTS_CONF), launched
+    from `playwright` when one is running already (its sync API allows one per thread, so the
+    test suite passes its own), else from a Playwright started here."""
+    if playwright is None:
+        # Playwright is a development dependency: imported when a camera opens, not with the app.
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                             env={**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)})
-        camera = Camera(browser)
-        try:
+        with sync_playwright() as started, open_camera(started) as camera:
             yield camera
-        finally:
-            camera.close()
-            browser.close()
+        return
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                         env={**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)})
+    camera = Camera(browser)
+    try:
+        yield camera
+    finally:
+        camera.close()
+        browser.close()
 
 
 def normalise(image: Image.Image) -> Image.Image:
