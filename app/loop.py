@@ -6,9 +6,10 @@
     stop   -> the step in progress finishes, no other starts, `teardown` runs, and the
               caller waits for all that (up to `timeout`)
 
-The job runner, the webhook runner, the Celery sender and the two lease heartbeats (job items,
-idempotency keys) are all such a loop. It waits on threading.Events only: no sleeps, no
-busy-wait. It sits below every other layer and imports nothing from the app.
+The job runner, the webhook runner, the Celery sender, the two lease heartbeats (job items,
+idempotency keys) and a pool process's watch on its parent are all such a loop. It waits on
+threading.Events only: no sleeps, no busy-wait. It sits below every other layer and imports
+nothing from the app.
 """
 
 from __future__ import annotations
