@@ -46,13 +46,18 @@ def test_compiling_before_jinja_equals_compiling_after(app: Flask, path: Path) -
     assert fast == slow
 
 
-def test_compiling_before_jinja_equals_after_with_hostile_text(app: Flask) -> None:
+def _hostile_invoice() -> dict:
+    """An invoice request whose free text (a line, the buyer, the recipient) is markup."""
     document = json.loads((ROOT / "fixtures/invoice/capsules-nl.json").read_text())
     document["data"]["lines"][0]["description"] = HOSTILE
     document["data"]["buyer"]["name"] = HOSTILE
     document["recipient"]["name"]["given"] = HOSTILE
+    return document
+
+
+def test_compiling_before_jinja_equals_after_with_hostile_text(app: Flask) -> None:
     with app.test_request_context():
-        message, _ = prepare_message(document)
+        message, _ = prepare_message(_hostile_invoice())
         context = {**message.context, "channel": "email"}
         fast = render("email/invoice/email.mjml", context)
         assert fast == _jinja_then_mjml("invoice", context)
@@ -64,12 +69,15 @@ def test_compiling_before_jinja_equals_after_with_hostile_text(app: Flask) -> No
     "templates/invoice/document.html", "components/line-items/document.html",
 ])
 def test_every_kind_of_template_autoescapes(app: Flask, name: str) -> None:
-    # Flask autoescapes only .html and a few others; this environment does it for all.
-    with app.app_context():
-        template = environment().get_template(name)
-        assert environment().autoescape is True
-        assert "&lt;b&gt;" in environment().from_string("{{ v }}").render(v="<b>")
-    assert template is not None
+    # Flask autoescapes only .html and a few others; this environment does it for all. The
+    # named template itself renders a message whose free text is markup.
+    with app.test_request_context():
+        message, _ = prepare_message(_hostile_invoice())
+        # The SMS shows none of the request's free text, only its summary: that one is markup.
+        context = {**message.context, "channel": "email", "sms": {"summary": HOSTILE}}
+        rendered = environment().get_template(name).render(context)
+    assert "<script>" not in rendered and "<img src=x" not in rendered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in rendered
 
 
 def test_templates_are_sandboxed(app: Flask) -> None:
