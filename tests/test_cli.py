@@ -35,5 +35,10 @@ def test_render_reports_a_bad_fixture_as_a_problem(runner: FlaskCliRunner, tmp_p
     bad.write_text(json.dumps({"type": "invoice", "brand": "nope"}))
     result = runner.invoke(args=["render", str(bad), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert '"path": "brand"' in result.output or '"path": "data"' in result.output
+    # The problem document, naming every bad field at once: the missing data and the brand.
+    problem = json.loads(result.output.split("Error: ", 1)[1])
+    assert problem["status"] == 422
+    errors = {error["path"]: error["message"] for error in problem["errors"]}
+    assert errors.keys() == {"data", "brand"}
+    assert errors["data"] == "is required" and errors["brand"].startswith("unknown brand 'nope'")
     assert not (tmp_path / "out").exists()

@@ -7,7 +7,7 @@ import base64
 import io
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,9 @@ def test_a_json_job_renders_every_item_and_an_invalid_one_fails_alone(any_client
     job = any_client.get(f"/v1/jobs/{answer['id']}").json
     progress = (job["status"], job["done"], job["failed"], job["pending"], job["eta_seconds"])
     assert progress == ("done", 3, 2, 0, 0)
-    assert job["started"] and job["finished"] and job["rate_per_minute"] >= 0
+    # The rate is the items ended (done or failed) per minute between start and finish.
+    elapsed = datetime.fromisoformat(job["finished"]) - datetime.fromisoformat(job["started"])
+    assert job["rate_per_minute"] == round(5 / elapsed.total_seconds() * 60) > 0
 
     listed = any_client.get(f"/v1/jobs/{answer['id']}/items").json
     by_position = {item["position"]: item for item in listed["items"]}
