@@ -116,11 +116,16 @@ class BrandRegistry:
     def ids(self) -> list[str]:
         return sorted(p.name for p in self.directory.iterdir() if (p / "brand.json").exists())
 
-    def get(self, brand_id: str) -> Brand:
+    def check(self, brand_id: str) -> Path:
+        """The brand's brand.json, without loading it; a 422 naming `brand` if there is none."""
         path = self.directory / brand_id / "brand.json"
         if "/" in brand_id or brand_id.startswith(".") or not path.exists():
             known = ", ".join(self.ids())
             raise InvalidRequest.at("brand", f"unknown brand '{brand_id}' (known: {known})")
+        return path
+
+    def get(self, brand_id: str) -> Brand:
+        path = self.check(brand_id)
         # Any data file of the brand changing (brand, products, offers) reloads it.
         mtime = max(p.stat().st_mtime for p in path.parent.glob("*.json"))
         cached = self._cache.get(brand_id)

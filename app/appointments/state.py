@@ -1,6 +1,7 @@
 """An appointment's state in the database: read before a render (`plan`), written with it (`record`).
 
-`plan` runs after enrich: it compares the request with the stored appointment and decides
+`stored_appointment` is read by the load step (app/pipeline/load.py). `plan` runs after
+enrich, over what was loaded: it compares the request with the stored appointment and decides
 the invite's SEQUENCE (raised when the time, place or status changes, never lowered, never
 below what upstream sends) and whether the customer may move or cancel it from this message.
 `appointment_record` is the new state as a value (AppointmentRecord); `commit` writes it in the
@@ -83,8 +84,16 @@ def _significant(start: str, end: str, zone: str, status: str, location: dict[st
     return (start, end, zone, status, json.dumps(location, sort_keys=True))
 
 
-def plan(enriched: Enriched) -> AppointmentPlan | None:
-    """The plan for an appointment's render (None for other types); its warnings join the answer's."""
+def stored_appointment(request: Any, brand: str) -> Appointment | None:
+    """The appointment as stored, read fresh (the load step); None for other requests."""
+    if not isinstance(request, AppointmentRequest):
+        return None
+    return session().get(Appointment, key(brand, request.data.appointment_id), populate_existing=True)
+
+
+def plan(enriched: Enriched, stored: Appointment | None) -> AppointmentPlan | None:
+    """The plan for an appointment's render (None for other types), from the appointment as
+    stored; its warnings join the answer's. Pure: `stored` was read by the load step."""
     request = enriched.request
     if not isinstance(request, AppointmentRequest):
         return None
@@ -92,8 +101,6 @@ def plan(enriched: Enriched) -> AppointmentPlan | None:
     status = "cancelled" if data.stage == "cancelled" else "confirmed"
     start, end = data.start.isoformat(), data.end.isoformat()
     location = data.location.model_dump(mode="json", exclude_none=True)
-    stored = session().get(Appointment, key(enriched.brand.id, data.appointment_id),
-                           populate_existing=True)
     warnings: list[str] = []
     if stored is None:
         plan_ = AppointmentPlan(data.sequence, None, True, "created", status)
@@ -117,7 +124,6 @@ def plan(enriched: Enriched) -> AppointmentPlan | None:
         plan_ = AppointmentPlan(sequence, stored.sequence, changed, kind if changed else "unchanged",
                                 status, warnings=warnings)
     _offer_actions(plan_, enriched)
-    enriched.warnings += warnings
     return plan_
 
 

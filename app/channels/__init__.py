@@ -1,4 +1,4 @@
-"""Stage 4, render: each channel turns a composed message into its output and files.
+"""Stage 7, render: each channel turns a composed message into its output and files.
 
 A channel is a module with `NAME` and `render(message, enriched, done) -> ChannelOutput`;
 `done` holds what channels before it made (the email attaches the PDF and the invite).

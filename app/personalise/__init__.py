@@ -1,4 +1,4 @@
-"""Stage 3, personalise: which offers this customer sees in this message, and why the others not.
+"""Stage 4, personalise: which offers this customer sees in this message, and why the others not.
 
 Input: an Enriched bundle (the brand's offer catalogue, the customer's profile, the message
 type and `now`) and when each offer was shown to the customer before (counted from the archive,

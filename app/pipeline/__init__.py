@@ -1,26 +1,36 @@
 """How one render request becomes a message a customer can act on. Read this file first.
 
-    validate     -> the request as a model; every bad field named at once (422)
-    enrich       -> brand, locale, the customer's profile, links, images made safe
-    personalise  -> which offers this customer sees, and why not the others (pure, traced)
-    compose      -> what the message says: subject, preheader, figures, buttons (pure)
-    draw         -> its pictures (payment QR codes, consumption charts), each drawn once
-    render       -> each channel: email, web page, PDF, invite, SMS
-    commit       -> the artifacts, the answer and the caller's records, all or nothing
+`render_message` runs stages 1 to 7 and returns a `Rendered` value; nothing is stored until
+its caller passes it, with the records it names, to `commit` (stage 8):
 
+    1 validate     -> the request as a model; every bad field named at once (422)
+    2 load         -> what storage holds for it, read once: brand, stored profile, stored
+                      appointment, offers already shown (load.py)
+    3 enrich       -> locale, the customer's profile, links, images made safe; then the
+                      appointment's plan (SEQUENCE, reschedule and cancel links)
+    4 personalise  -> which offers this customer sees, and why not the others (pure, traced)
+    5 compose      -> what the message says: subject, preheader, figures, buttons (pure)
+    6 draw         -> its pictures (payment QR codes, consumption charts), each drawn once
+    7 render       -> each channel: email, web page, PDF, invite, SMS (app/channels)
+    8 commit       -> the artifacts, the answer, the message's own records (appointment
+                      state, deferred PDF job) and the caller's (idempotency answer, job item
+                      done, customer's note and webhook), in one transaction (commit.py)
+
+Each stage takes values and returns new ones; none changes what it was given.
 The answer is the document of CONTRACT.md (`POST /v1/render`), stored with the message so
 `GET /v1/messages/{id}` gives the same document again.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
 
 from app import logs
-from app.appointments.state import CustomerAction, appointment_record
+from app.appointments.state import AppointmentPlan, CustomerAction, appointment_record
 from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
 from app.jobs.deferred import deferred_pdf
@@ -30,10 +40,11 @@ from app.pipeline.commit import IdempotencyDone, commit
 from app.pipeline.compose import Composed, compose
 from app.pipeline.draw import draw
 from app.pipeline.enrich import Enriched, enrich
+from app.pipeline.load import load
 from app.pipeline.rendered import Rendered
 from app.pipeline.validate import validate
 from app.schemas import TYPE_CHANNELS
-from app.store import archive, artifacts, customers
+from app.store import artifacts
 from app.store.ids import new_id
 
 __all__ = ["IdempotencyDone", "Rendered", "commit", "prepare_message", "render_message"]
@@ -65,18 +76,19 @@ def render_message(document: Any, now: datetime | None = None,
 
 def prepare_message(document: Any, now: datetime | None = None, message_id: str | None = None,
                     clock: logs.Stopwatch | None = None) -> tuple[Composed, Enriched]:
-    """Validate, enrich, compose and draw: everything before the channels render."""
+    """Validate, load, enrich, personalise, compose and draw: everything before the channels."""
     now = now or datetime.now(UTC)
     brands = current_app.extensions["touchpoint.brands"]
     clock = clock or logs.Stopwatch()
 
     request = validate(document, brands, now)
     clock.lap("validate")
+    loaded = load(request, brands, now)
     message_id = message_id or new_id("msg")
     enriched = enrich(
         request,
-        brand=brands.get(request.brand),
-        stored_profile=archive.load_profile(request.recipient.customer_id),
+        brand=loaded.brand,
+        stored_profile=loaded.profile,
         message_id=message_id,
         links=_links(message_id),
         channels=list(request.channels or TYPE_CHANNELS[request.type]),
@@ -84,18 +96,24 @@ def prepare_message(document: Any, now: datetime | None = None, message_id: str 
         assets=artifacts(),
         config=current_app.config,
     )
-    # An appointment's SEQUENCE, and its reschedule and cancel links, come from the database.
-    enriched.appointment = plan_appointment(enriched)
-    clock.lap("enrich")
+    # An appointment's SEQUENCE, and its reschedule and cancel links, from the stored one.
+    enriched = with_appointment(enriched, plan_appointment(enriched, loaded.appointment))
+    clock.lap("enrich")  # the log's stage: load and enrich together
     # Frequency caps count what the customer's archived messages already showed.
-    enriched.personalisation = personalise(enriched, shown=customers.offers_shown(
-        request.recipient.customer_id, enriched.brand.id, enriched.brand.offers.cap_days, now))
+    enriched = replace(enriched, personalisation=personalise(enriched, shown=loaded.shown))
     clock.lap("personalise")
     message = compose(enriched)
     clock.lap("compose")
-    draw(message, enriched, artifacts())
+    message = draw(message, enriched, artifacts())
     clock.lap("draw")
     return message, enriched
+
+
+def with_appointment(enriched: Enriched, plan: AppointmentPlan | None) -> Enriched:
+    """The enriched bundle with its appointment's plan, whose warnings join the answer's."""
+    if plan is None:
+        return enriched
+    return replace(enriched, appointment=plan, warnings=[*enriched.warnings, *plan.warnings])
 
 
 def build_answer(message: Composed, enriched: Enriched,

@@ -1,4 +1,4 @@
-"""The last stage, commit: a Rendered message and the records that come with it, all or nothing.
+"""Stage 8, commit: a Rendered message and the records that come with it, all or nothing.
 
 Input: a `Rendered` value (what `render_message` made) and the records its caller names: the
 idempotency key's answer (POST /v1/render), the job item done (app/jobs/work.py), the

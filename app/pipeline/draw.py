@@ -1,7 +1,8 @@
-"""Stage 3b, draw: the pictures a composed message shows, as content-addressed PNGs.
+"""Stage 6, draw: the pictures a composed message shows, as content-addressed PNGs.
 
 Input: the Composed message (its context says what to draw) and the channels asked for.
-Output: the same context with `{url, width, height, alt}` filled in where a picture goes:
+Output: a new Composed message whose context has `{url, width, height, alt}` where a picture
+goes (the message it was given is not changed):
 - `payment.qr`: the EPC069-12 SEPA QR code (email, web page, PDF payment slip);
 - `bill.chart.png`: the consumption chart at 2x, for email only (web and PDF draw SVG);
 - `bill.tips_qr`: a QR code of the tips link, for the PDF and the web page.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from qrcode.exceptions import DataOverflowError
@@ -29,31 +31,40 @@ from app.visuals.qr import QR_SHOWN, qr_png
 log = logging.getLogger(__name__)
 
 
-def draw(message: Composed, enriched: Enriched, store: ArtifactStore) -> None:
-    context, base = message.context, enriched.public_base_url
+def draw(message: Composed, enriched: Enriched, store: ArtifactStore) -> Composed:
+    """The message with its pictures in its context; `message` itself is left as it was."""
+    context, base = dict(message.context), enriched.public_base_url
     channels = set(enriched.channels)
+    warnings = list(message.warnings)
 
     def picture(what: str, make: Callable[[], Drawn], alt: str, width: int, height: int) -> Any:
         try:
             return make().view(base, alt, width, height)
         except (OSError, ValueError, DataOverflowError) as exc:
             log.warning("could not draw the %s: %s", what, exc)
-            message.warnings.append(f"could not draw the {what}; the message goes out without it")
+            warnings.append(f"could not draw the {what}; the message goes out without it")
             return None
 
     payment = context.get("payment")
     if payment and payment.get("epc_qr_payload") and channels & {"email", "web", "pdf"}:
         payload = payment["epc_qr_payload"]
-        payment["qr"] = picture("payment QR code", lambda: qr_png(payload, store), payment["qr_alt"],
-                                QR_SHOWN, QR_SHOWN)
+        context["payment"] = {**payment, "qr": picture("payment QR code", lambda: qr_png(payload, store),
+                                                       payment["qr_alt"], QR_SHOWN, QR_SHOWN)}
     bill = context.get("bill")
-    if not bill:
-        return
+    if bill:
+        context["bill"] = _bill_pictures(bill, channels, picture, enriched, store)
+    return replace(message, context=context, warnings=warnings)
+
+
+def _bill_pictures(bill: dict[str, Any], channels: set[str], picture: Callable[..., Any],
+                   enriched: Enriched, store: ArtifactStore) -> dict[str, Any]:
+    bill = dict(bill)
     chart = bill["chart"]
     if chart and "email" in channels:
-        chart["png"] = picture("consumption chart", lambda: chart_png(chart["spec"], store), chart["alt"],
-                               WIDTH, HEIGHT)
+        bill["chart"] = {**chart, "png": picture("consumption chart", lambda: chart_png(chart["spec"], store),
+                                                 chart["alt"], WIDTH, HEIGHT)}
     if bill["tips_url"] and channels & {"web", "pdf"}:
         url = bill["tips_url"]
         bill["tips_qr"] = picture("tips QR code", lambda: qr_png(url, store),
                                   enriched.fmt.gettext("QR code of %(url)s", url=url), QR_SHOWN, QR_SHOWN)
+    return bill

@@ -1,9 +1,13 @@
-"""Stage 2, enrich: what the request implies but does not say.
+"""Stage 3, enrich: what the request implies but does not say.
 
-Input: a valid RenderRequest. Output: an Enriched bundle: the brand, the recipient's
-profile (stored, then overridden by inline fields for this message only), the locale and
-its formatter, the message id and every link, and images made safe. Reads the database
-and stores image assets; nothing after this stage does I/O until the store.
+Input: a valid RenderRequest and what the load step read (the brand, the stored profile).
+Output: an Enriched bundle: the brand, the recipient's profile (stored, then overridden by
+inline fields for this message only), the locale and its formatter, the message id and
+every link, and images made safe. Reads nothing from the database; a request's picture (an
+advisor's photo) is stored as a content-addressed asset here.
+
+The pipeline then adds the appointment's plan and the personalisation with
+`dataclasses.replace`, as new values: no stage changes an Enriched it was given.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ if TYPE_CHECKING:
     from app.personalise import Personalisation
 
 
-@dataclass
+@dataclass(frozen=True)
 class Enriched:
     request: RenderRequest
     brand: Brand
@@ -42,7 +46,7 @@ class Enriched:
     warnings: list[str] = field(default_factory=list)
     # An appointment's SEQUENCE and action links (app/appointments/state.py), else None.
     appointment: AppointmentPlan | None = None
-    # The offers chosen for this customer and the trace of why (app/personalise), set after enrich.
+    # The offers chosen for this customer and the trace of why (app/personalise), added after enrich.
     personalisation: Personalisation = field(default_factory=lambda: _no_personalisation())
 
     @property

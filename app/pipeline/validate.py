@@ -47,7 +47,7 @@ def validate(document: Any, brands: BrandRegistry, now: datetime) -> RenderReque
 
 def _check_brand(brand: str, brands: BrandRegistry) -> list[FieldError]:
     try:
-        brands.get(brand)
+        brands.check(brand)  # only the name: the load step loads the brand, once
     except InvalidRequest as problem:
         return list(problem.errors)
     return []

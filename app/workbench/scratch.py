@@ -1,7 +1,7 @@
 """Render a fixture the way the service does, and store nothing.
 
 `prepare_message` (validate, enrich, compose, draw) and then each channel's `render`, in the
-service's order, but never `archive.store_message`: no Message row, no message artifact. The
+service's order, but never `commit`: no Message row, no message artifact. The
 pictures a message shows (logo, QR codes, charts) are content-addressed assets written to
 ARTIFACT_DIR exactly as a real render writes them, so the preview frames load them from
 `/assets/`. Each channel is rendered on its own, so one failing template still leaves the

@@ -1,4 +1,4 @@
-"""Stage 3, compose: what the message says, as one view model every channel renders.
+"""Stage 5, compose: what the message says, as one view model every channel renders.
 
 Input: an Enriched bundle. Output: a Composed message: subject, preheader and the context
 the templates see. Pure: no I/O, no clock but `enriched.now`. Figures are formatted here,
@@ -19,13 +19,13 @@ The context every template sees:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.pipeline.enrich import Enriched
 
 
-@dataclass
+@dataclass(frozen=True)
 class Composed:
     type: str
     subject: str
@@ -104,10 +104,9 @@ def compose(enriched: Enriched) -> Composed:
     composed = composer(enriched, frame(enriched))
     # Subject and preheader are header lines, not typeset text: Babel's no-break and narrow
     # spaces become plain ones, as mail clients and SMTP headers expect.
-    composed.subject = plain_spaces(composed.subject)
-    composed.preheader = plain_spaces(composed.preheader)
-    composed.context["subject"] = composed.subject
-    composed.context["preheader"] = composed.preheader
-    if "web" in enriched.channels:
-        composed.actions.insert(0, {"kind": "view_online", "url": enriched.links["web"]})
-    return composed
+    subject, preheader = plain_spaces(composed.subject), plain_spaces(composed.preheader)
+    web = enriched.links["web"]
+    view_online = [{"kind": "view_online", "url": web}] if "web" in enriched.channels else []
+    return replace(composed, subject=subject, preheader=preheader,
+                   context={**composed.context, "subject": subject, "preheader": preheader},
+                   actions=[*view_online, *composed.actions])
