@@ -23,7 +23,7 @@ import logging
 import math
 import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -58,14 +58,19 @@ class FetchRefused(ValueError):
 
 
 class OwnAssetsFetcher(URLFetcher):
-    def __init__(self, assets: ArtifactStore, public_base_url: str) -> None:
+    def __init__(self, assets: ArtifactStore, public_base_url: str,
+                 pending: Mapping[str, bytes] | None = None) -> None:
         super().__init__(allowed_protocols=(), allow_redirects=False, timeout=1)
         self.assets = assets
         self.public_base_url = public_base_url
+        # Pictures drawn for this message, stored only at its commit: served from memory.
+        self.pending = pending or {}
 
     def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
         if url.startswith(self.public_base_url + "/"):
             match = _ASSET.match(url.removeprefix(self.public_base_url))
+            if match and match.group(1) in self.pending:
+                return URLFetcherResponse(url, self.pending[match.group(1)], {"Content-Type": "image/png"})
             if match:
                 path = self.assets.asset_path(match.group(1), "png")
                 if path.is_file():
@@ -191,8 +196,9 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     from app.store import artifacts
 
     html, einvoice, warnings = document_source(message, enriched)
+    pending = {asset.drawn.digest: asset.data for asset in message.assets}
     data, pages = render_bounded(html, artifacts().root, enriched.public_base_url, einvoice,
-                                 enriched.now, current_app.config, client_gone())
+                                 enriched.now, current_app.config, client_gone(), pending)
     return ChannelOutput(
         {"url": enriched.links["api_pdf"], "status": "ready", "pages": pages, "bytes": len(data)},
         files=[File("document.pdf", "application/pdf", data)], warnings=warnings,
@@ -200,19 +206,20 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
 
 
 def lay_out(html: str, assets_root: Path, public_base_url: str, einvoice: bytes | None,
-            created: datetime | None) -> tuple[bytes, int]:
+            created: datetime | None, pending: Mapping[str, bytes] | None = None) -> tuple[bytes, int]:
     """`render_document` from plain values: what the sandbox's child is handed."""
-    fetcher = OwnAssetsFetcher(ArtifactStore(assets_root), public_base_url)
+    fetcher = OwnAssetsFetcher(ArtifactStore(assets_root), public_base_url, pending)
     return render_document(html, fetcher, einvoice=einvoice, created=created)
 
 
 def render_bounded(html: str, assets_root: Path, public_base_url: str, einvoice: bytes | None,
                    created: datetime | None, config: Any,
-                   cancelled: Callable[[], bool] | None = None) -> tuple[bytes, int]:
+                   cancelled: Callable[[], bool] | None = None,
+                   pending: Mapping[str, bytes] | None = None) -> tuple[bytes, int]:
     """The PDF and its page count, laid out in a sandboxed child under the configured limits
     (PdfTimeLimit, PdfMemoryLimit, RenderCancelled), and no longer than MAX_PDF_PAGES."""
     data, pages = bounded(
-        lay_out, (html, assets_root, public_base_url, einvoice, created),
+        lay_out, (html, assets_root, public_base_url, einvoice, created, pending),
         seconds=config["PDF_TIME_LIMIT"], megabytes=config["PDF_MEMORY_LIMIT"], cancelled=cancelled,
     )
     limit = config["MAX_PDF_PAGES"]

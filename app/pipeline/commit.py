@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app import logs
 from app.pipeline.rendered import Record, Rendered
 from app.store import archive, artifacts, idempotency, session
+from app.visuals.drawn import keep
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
     """Store the message, its own records and the caller's, in one transaction; the answer."""
     store, db = artifacts(), session()
     try:
+        for asset in rendered.assets:
+            keep(store, asset)  # content-addressed, shared: kept even if the rest fails
         message = archive.add_message(
             db, store, message_id=rendered.message_id, request=rendered.request,
             answer=rendered.answer, customer_id=rendered.customer_id, brand=rendered.brand,

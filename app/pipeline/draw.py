@@ -8,7 +8,8 @@ goes (the message it was given is not changed):
 - `bill.tips_qr`: a QR code of the tips link, for the PDF and the web page.
 
 Each picture is drawn once per content and kept (app/visuals/drawn.py): a message that
-shows pictures already drawn costs a look-up, not a drawing. A picture that cannot be
+shows pictures already drawn costs a look-up, not a drawing. A new drawing is not written
+here: it travels in the message's `assets`, and commit stores it. A picture that cannot be
 drawn is left out with a warning; the message still goes out, with its text.
 """
 
@@ -24,9 +25,9 @@ from qrcode.exceptions import DataOverflowError
 from app.pipeline.compose import Composed
 from app.pipeline.enrich import Enriched
 from app.store.artifacts import ArtifactStore
-from app.visuals.charts import HEIGHT, WIDTH, chart_png
-from app.visuals.drawn import Drawn
-from app.visuals.qr import QR_SHOWN, qr_png
+from app.visuals.charts import HEIGHT, WIDTH, chart_drawing
+from app.visuals.drawn import Asset, Drawn
+from app.visuals.qr import QR_SHOWN, qr_drawing
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +38,29 @@ def draw(message: Composed, enriched: Enriched, store: ArtifactStore) -> Compose
     channels = set(enriched.channels)
     warnings = list(message.warnings)
 
-    def picture(what: str, make: Callable[[], Drawn], alt: str, width: int, height: int) -> Any:
+    assets: list[Asset] = []
+
+    def picture(what: str, make: Callable[[], tuple[Drawn, Asset | None]], alt: str,
+                width: int, height: int) -> Any:
         try:
-            return make().view(base, alt, width, height)
+            drawn, asset = make()
         except (OSError, ValueError, DataOverflowError) as exc:
             log.warning("could not draw the %s: %s", what, exc)
             warnings.append(f"could not draw the {what}; the message goes out without it")
             return None
+        if asset is not None and asset not in assets:
+            assets.append(asset)
+        return drawn.view(base, alt, width, height)
 
     payment = context.get("payment")
     if payment and payment.get("epc_qr_payload") and channels & {"email", "web", "pdf"}:
         payload = payment["epc_qr_payload"]
-        context["payment"] = {**payment, "qr": picture("payment QR code", lambda: qr_png(payload, store),
+        context["payment"] = {**payment, "qr": picture("payment QR code", lambda: qr_drawing(payload, store),
                                                        payment["qr_alt"], QR_SHOWN, QR_SHOWN)}
     bill = context.get("bill")
     if bill:
         context["bill"] = _bill_pictures(bill, channels, picture, enriched, store)
-    return replace(message, context=context, warnings=warnings)
+    return replace(message, context=context, warnings=warnings, assets=(*message.assets, *assets))
 
 
 def _bill_pictures(bill: dict[str, Any], channels: set[str], picture: Callable[..., Any],
@@ -61,10 +68,11 @@ def _bill_pictures(bill: dict[str, Any], channels: set[str], picture: Callable[.
     bill = dict(bill)
     chart = bill["chart"]
     if chart and "email" in channels:
-        bill["chart"] = {**chart, "png": picture("consumption chart", lambda: chart_png(chart["spec"], store),
-                                                 chart["alt"], WIDTH, HEIGHT)}
+        png = picture("consumption chart", lambda: chart_drawing(chart["spec"], store), chart["alt"],
+                      WIDTH, HEIGHT)
+        bill["chart"] = {**chart, "png": png}
     if bill["tips_url"] and channels & {"web", "pdf"}:
         url = bill["tips_url"]
-        bill["tips_qr"] = picture("tips QR code", lambda: qr_png(url, store),
+        bill["tips_qr"] = picture("tips QR code", lambda: qr_drawing(url, store),
                                   enriched.fmt.gettext("QR code of %(url)s", url=url), QR_SHOWN, QR_SHOWN)
     return bill

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from app.appointments.state import AppointmentRecord
     from app.jobs.deferred import DeferredPdf
+    from app.visuals.drawn import Asset
 
 
 class Record(Protocol):
@@ -42,6 +43,8 @@ class Rendered:
     deferred: DeferredPdf | None
     # The milliseconds of each stage so far; commit adds its own and logs the line.
     clock: logs.Stopwatch
+    # Pictures drawn for it and not stored yet (app/visuals/drawn.py): commit stores them first.
+    assets: tuple[Asset, ...] = ()
 
     @property
     def records(self) -> tuple[Record, ...]:

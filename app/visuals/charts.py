@@ -27,7 +27,7 @@ from html import escape
 from PIL import Image, ImageDraw, ImageFont
 
 from app.store.artifacts import ArtifactStore
-from app.visuals.drawn import Drawn, draw_once, drawing_key
+from app.visuals.drawn import Asset, Drawn, draw_once, draw_unstored, drawing_key
 
 _VERSION = 3
 _GRID = "#d9dde1"
@@ -282,6 +282,11 @@ def _draw_png(chart: ConsumptionChart, layout: Layout = EMAIL, scale: int = 2) -
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue(), image.width, image.height
+
+
+def chart_drawing(chart: ConsumptionChart, store: ArtifactStore) -> tuple[Drawn, Asset | None]:
+    """The chart's PNG: the stored one, or a new one to keep at commit (drawn.py)."""
+    return draw_unstored(store, chart.key(EMAIL), lambda: _draw_png(chart))
 
 
 def chart_png(chart: ConsumptionChart, store: ArtifactStore) -> Drawn:

@@ -1,9 +1,10 @@
 """Pictures we draw ourselves (QR codes, charts), drawn once per content and kept.
 
 A drawing is named by a key made from everything that shapes it (kind, version, data,
-size, colours). The first request that needs it draws it and stores the PNG content-
-addressed (`ArtifactStore.put_asset`); a small index file maps the key to the PNG's digest,
-so no later request, in this process or another, draws it again. A process also keeps the
+size, colours). The first request that needs it draws it (`draw_unstored`, an `Asset` not yet
+written) and its commit stores the PNG content-addressed (`keep`, `ArtifactStore.put_asset`);
+a small index file maps the key to the PNG's digest, so no later request, in this process or
+another, draws it again. `draw_once` draws and stores at once, outside a render. A process also keeps the
 last few thousand answers in memory, so a repeat costs a dictionary look-up.
 """
 
@@ -49,24 +50,58 @@ def _index_path(store: ArtifactStore, key: str) -> Path:
     return store.root / "assets" / "drawn" / key[:2] / f"{key}.json"
 
 
-def draw_once(store: ArtifactStore, key: str, draw: Callable[[], tuple[bytes, int, int]]) -> Drawn:
-    """The stored drawing for `key`; `draw` (PNG bytes, width, height) runs only the first time."""
-    memo_key = (str(store.root), key)
+@dataclass(frozen=True)
+class Asset:
+    """A picture drawn for a message and not stored yet: `keep` stores it at commit."""
+
+    key: str
+    drawn: Drawn
+    data: bytes
+
+
+def find_drawn(store: ArtifactStore, key: str) -> Drawn | None:
+    """The stored drawing for `key`, if one was stored (this process's memory, then the index)."""
     with _lock:
-        found = _memory.get(memo_key)
+        found = _memory.get((str(store.root), key))
         if found is not None:
-            _memory.move_to_end(memo_key)
+            _memory.move_to_end((str(store.root), key))
             return found
-    index = _index_path(store, key)
-    drawn = _read_index(store, index)
-    if drawn is None:
-        data, width, height = draw()
-        drawn = Drawn(store.put_asset(data, "png"), width, height)
-        _write_index(index, drawn)
+    found = _read_index(store, _index_path(store, key))
+    if found is not None:
+        _remember(store, key, found)
+    return found
+
+
+def draw_unstored(store: ArtifactStore, key: str,
+                  draw: Callable[[], tuple[bytes, int, int]]) -> tuple[Drawn, Asset | None]:
+    """The drawing for `key`: the stored one, or a new one with the Asset to `keep` at commit."""
+    found = find_drawn(store, key)
+    if found is not None:
+        return found, None
+    data, width, height = draw()
+    drawn = Drawn(hashlib.sha256(data).hexdigest(), width, height)
+    return drawn, Asset(key, drawn, data)
+
+
+def keep(store: ArtifactStore, asset: Asset) -> None:
+    """Store a drawn picture and remember it, so no later request draws it again."""
+    store.put_asset(asset.data, "png")
+    _write_index(_index_path(store, asset.key), asset.drawn)
+    _remember(store, asset.key, asset.drawn)
+
+
+def _remember(store: ArtifactStore, key: str, drawn: Drawn) -> None:
     with _lock:
-        _memory[memo_key] = drawn
+        _memory[(str(store.root), key)] = drawn
         if len(_memory) > _MEMORY_LIMIT:
             _memory.popitem(last=False)
+
+
+def draw_once(store: ArtifactStore, key: str, draw: Callable[[], tuple[bytes, int, int]]) -> Drawn:
+    """The stored drawing for `key`; `draw` (PNG bytes, width, height) runs only the first time."""
+    drawn, asset = draw_unstored(store, key, draw)
+    if asset is not None:
+        keep(store, asset)
     return drawn
 
 

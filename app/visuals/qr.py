@@ -15,7 +15,7 @@ from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
 from app.store.artifacts import ArtifactStore
-from app.visuals.drawn import Drawn, draw_once, drawing_key
+from app.visuals.drawn import Asset, Drawn, draw_once, draw_unstored, drawing_key
 
 # Shown at this many CSS pixels square; templates state it as a constant.
 QR_SHOWN = 160
@@ -43,7 +43,15 @@ def _draw(text: str) -> tuple[bytes, int, int]:
     return buffer.getvalue(), image.width, image.height
 
 
+def qr_key(text: str) -> str:
+    return drawing_key("qr", _VERSION, "M", QUIET_ZONE, QR_SHOWN, text)
+
+
+def qr_drawing(text: str, store: ArtifactStore) -> tuple[Drawn, Asset | None]:
+    """`text` as a QR code: the stored PNG, or a new one to keep at commit (drawn.py)."""
+    return draw_unstored(store, qr_key(text), lambda: _draw(text))
+
+
 def qr_png(text: str, store: ArtifactStore) -> Drawn:
     """The stored PNG of `text` as a QR code (error correction M, UTF-8)."""
-    return draw_once(store, drawing_key("qr", _VERSION, "M", QUIET_ZONE, QR_SHOWN, text),
-                     lambda: _draw(text))
+    return draw_once(store, qr_key(text), lambda: _draw(text))

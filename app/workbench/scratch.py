@@ -29,6 +29,8 @@ from app.channels import ORDER, ChannelOutput, channel
 from app.pipeline import build_answer, prepare_message
 from app.pipeline.compose import Composed
 from app.pipeline.enrich import Enriched
+from app.store import artifacts
+from app.visuals.drawn import keep
 from app.workbench.failures import Failure, failure_from
 
 # The clock and id of every deterministic render (snapshots): fixtures are written to be
@@ -92,6 +94,8 @@ def render_fixture(fixture: Fixture, overrides: dict[str, str] | None = None,
     try:
         scratch.document = load_document(fixture, scratch.overrides)
         scratch.message, scratch.enriched = prepare_message(scratch.document, now)
+        for asset in scratch.message.assets:
+            keep(artifacts(), asset)  # a render stores its pictures at commit; previews load them
     except Exception as exc:  # shown to the designer, never raised
         scratch.failures["fixture"] = failure_from(exc, "fixture", fixture.path)
         return scratch

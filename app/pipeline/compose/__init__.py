@@ -20,9 +20,12 @@ The context every template sees:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.pipeline.enrich import Enriched
+
+if TYPE_CHECKING:
+    from app.visuals.drawn import Asset
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class Composed:
     warnings: list[str] = field(default_factory=list)
     # The action list of the answer document (CONTRACT.md `actions`).
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # Pictures drawn for it and not stored yet (stage 6, draw): commit stores them, the PDF
+    # lays out with them meanwhile.
+    assets: tuple[Asset, ...] = ()
 
 
 def plain_spaces(text: str) -> str:
