@@ -31,8 +31,12 @@ def test_render_message_stores_nothing_until_commit(app: Flask) -> None:
         rendered = render_message(load_fixture("bill/electricity-nl"))
         folder = Path(app.config["ARTIFACT_DIR"]) / "messages" / rendered.message_id
         assert message_count() == 0 and not folder.exists()
+        # The bill's QR codes and chart were drawn, not stored: the PDF was laid out with them.
+        pictures = [artifacts().asset_path(asset.drawn.digest, "png") for asset in rendered.assets]
+        assert len(pictures) == 3 and not any(path.exists() for path in pictures)
         answer = commit(rendered)
         assert answer == rendered.answer and message_count() == 1
+        assert all(path.exists() for path in pictures)
         stored = session().get(Message, rendered.message_id)
         assert stored is not None and stored.document == answer
         assert sorted(path.name for path in folder.iterdir()) == sorted(a.name for a in stored.artifacts)
