@@ -37,8 +37,8 @@ from sqlalchemy import event
 from app import create_app
 from app.jobs import ingest
 from app.jobs.embedded import drain, rss_bytes
-from bench.load import CORES, free_port, process_tree, start_server, stop_server, wait_ready
-from bench.proc import cpu_seconds, machine_ticks
+from bench.load import CORES, start_server, stop_server, wait_ready
+from bench.proc import cpu_seconds, free_port, machine_ticks, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "bill" / "electricity-nl.json"

@@ -19,7 +19,6 @@ import http.client
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,32 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.proc import free_port, process_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 MB = 2**20
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def tree(root: int) -> list[int]:
-    """`root` and every process under it (/proc's parent links)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += parents.get(pid, [])
-    return found
 
 
 def rss(pid: int) -> int:
@@ -86,7 +63,7 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            pids = tree(self.root)
+            pids = process_tree(self.root)
             self.peak_one = max(self.peak_one, *(rss(pid) for pid in pids))
             self.peak_sum = max(self.peak_sum, sum(pss(pid) for pid in pids))
 
@@ -150,7 +127,7 @@ def big_photo() -> dict[str, Any]:
 
 
 def snapshot(root: int) -> dict[int, int]:
-    return {pid: pss(pid) for pid in tree(root)}
+    return {pid: pss(pid) for pid in process_tree(root)}
 
 
 def measure(server: subprocess.Popen[bytes], port: int, key: str, name: str, body: dict[str, Any],

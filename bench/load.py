@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.proc import cpu_seconds, machine_ticks
+from bench.proc import cpu_seconds, free_port, machine_ticks, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "invoice" / "capsules-nl.json"
@@ -51,12 +50,6 @@ STOP_DEADLINE = 60.0
 
 
 # The server.
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def start_server(var_dir: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     """The server the way `make run` starts it, with JSON logs so they can be read back."""
@@ -94,24 +87,6 @@ def stop_server(server: subprocess.Popen[bytes]) -> int:
     except subprocess.TimeoutExpired:
         server.kill()
         return server.wait()
-
-
-def process_tree(root: int) -> list[int]:
-    """The pid and every descendant's (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
 
 
 # The load.
