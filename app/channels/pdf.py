@@ -196,7 +196,7 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     from app.store import artifacts
 
     html, einvoice, warnings = document_source(message, enriched)
-    pending = {asset.drawn.digest: asset.data for asset in message.assets}
+    pending = {asset.drawn.digest: asset.data for asset in (*enriched.assets, *message.assets)}
     data, pages = render_bounded(html, artifacts().root, enriched.public_base_url, einvoice,
                                  enriched.now, current_app.config, client_gone(), pending)
     return ChannelOutput(

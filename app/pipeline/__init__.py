@@ -71,7 +71,7 @@ def render_message(document: Any, now: datetime | None = None,
         appointment=appointment_record(message, enriched, action),
         deferred=deferred_pdf(enriched.message_id, outputs),
         clock=clock,
-        assets=message.assets,
+        assets=(*enriched.assets, *message.assets),
     )
 
 

@@ -3,8 +3,8 @@
 Input: a valid RenderRequest and what the load step read (the brand, the stored profile).
 Output: an Enriched bundle: the brand, the recipient's profile (stored, then overridden by
 inline fields for this message only), the locale and its formatter, the message id and
-every link, and images made safe. Reads nothing from the database; a request's picture (an
-advisor's photo) is stored as a content-addressed asset here.
+every link, and images made safe. Reads nothing from the database and writes nothing: a
+request's new picture (an advisor's photo) travels in `assets` until commit stores it.
 
 The pipeline then adds the appointment's plan and the personalisation with
 `dataclasses.replace`, as new values: no stage changes an Enriched it was given.
@@ -23,7 +23,8 @@ from app.i18n import Formatter, locale_tag, parse_locale
 from app.problems import FieldError, collect
 from app.schemas import AppointmentRequest, RenderRequest
 from app.store.artifacts import ArtifactStore
-from app.visuals.images import ImageRejected, store_portrait
+from app.visuals.drawn import Asset
+from app.visuals.images import ImageRejected, portrait
 
 if TYPE_CHECKING:
     from app.appointments.state import AppointmentPlan
@@ -46,6 +47,8 @@ class Enriched:
     warnings: list[str] = field(default_factory=list)
     # An appointment's SEQUENCE and action links (app/appointments/state.py), else None.
     appointment: AppointmentPlan | None = None
+    # A request's pictures made safe and not stored yet (the advisor's photo): commit stores them.
+    assets: tuple[Asset, ...] = ()
     # The offers chosen for this customer and the trace of why (app/personalise), added after enrich.
     personalisation: Personalisation = field(default_factory=lambda: _no_personalisation())
 
@@ -86,33 +89,34 @@ def enrich(
 ) -> Enriched:
     profile = merge_profile(stored_profile, request)
     locale = resolve_locale(request, profile, brand)
-    enriched = Enriched(
-        request=request, brand=brand, locale=locale, fmt=Formatter(locale),
-        profile=profile, message_id=message_id, links=links, channels=channels, now=now,
-        public_base_url=config["PUBLIC_BASE_URL"],
-    )
-    if isinstance(request, AppointmentRequest):
-        _advisor_photo(enriched, request, assets, config)
+    images, pictures = _advisor_photo(request, assets, config)
+    warnings: list[str] = []
     if request.recipient.customer_id and stored_profile is None:
-        enriched.warnings.append(
+        warnings.append(
             f"no stored profile for customer '{request.recipient.customer_id}'; "
             "only the inline recipient fields were used"
         )
-    return enriched
+    return Enriched(
+        request=request, brand=brand, locale=locale, fmt=Formatter(locale),
+        profile=profile, message_id=message_id, links=links, channels=channels, now=now,
+        public_base_url=config["PUBLIC_BASE_URL"], images=images, warnings=warnings,
+        assets=pictures,
+    )
 
 
-def _advisor_photo(
-    enriched: Enriched, request: AppointmentRequest, assets: ArtifactStore, config: dict[str, Any]
-) -> None:
-    advisor = request.data.advisor
+def _advisor_photo(request: RenderRequest, assets: ArtifactStore,
+                   config: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], tuple[Asset, ...]]:
+    """The advisor's photo as the templates show it, and the picture to store at commit if new."""
+    advisor = request.data.advisor if isinstance(request, AppointmentRequest) else None
     if advisor is None or not advisor.photo:
-        return
+        return {}, ()
     try:
-        stored = store_portrait(
+        stored, asset = portrait(
             advisor.photo, assets,
             max_bytes=config["MAX_IMAGE_BYTES"], max_pixels=config["MAX_IMAGE_PIXELS"],
         )
     except ImageRejected as exc:
         collect([FieldError("data.advisor.photo", str(exc))])
-        return
-    enriched.images["advisor_photo"] = stored.view(enriched.public_base_url, advisor.name)
+        return {}, ()
+    view = stored.view(config["PUBLIC_BASE_URL"], advisor.name)
+    return {"advisor_photo": view}, (asset,) if asset is not None else ()

@@ -57,6 +57,9 @@ class Asset:
     key: str
     drawn: Drawn
     data: bytes
+    # Which index finds it again: "drawn" (our drawings, by drawing key) or "derived" (a
+    # picture made from a request's, by the hash of what the request sent).
+    index: str = "drawn"
 
 
 def find_drawn(store: ArtifactStore, key: str) -> Drawn | None:
@@ -86,6 +89,9 @@ def draw_unstored(store: ArtifactStore, key: str,
 def keep(store: ArtifactStore, asset: Asset) -> None:
     """Store a drawn picture and remember it, so no later request draws it again."""
     store.put_asset(asset.data, "png")
+    if asset.index == "derived":
+        store.remember_derived(asset.key, asset.drawn.digest)
+        return
     _write_index(_index_path(store, asset.key), asset.drawn)
     _remember(store, asset.key, asset.drawn)
 

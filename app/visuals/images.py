@@ -5,8 +5,8 @@ Never fetches a URL. Decodes with Pillow under two pixel limits: the service's o
 needs no more than `USE_FACTOR` times its side, so not 40 megapixels of PNG held in memory).
 A JPEG is decoded at a reduced size (`Image.draft`: 1/2 to 1/8, still at least the size
 used), so a phone's 12-megapixel photo costs a fraction of its pixels. Re-encodes as PNG,
-and stores the result content-addressed, so every message
-that shows the same picture points at the same URL.
+content-addressed, so every message that shows the same picture points at the same URL: in a
+render (`portrait`) as an Asset its commit stores, else stored at once (`store_portrait`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from app.store.artifacts import ArtifactStore
+from app.visuals.drawn import Asset, Drawn, keep
 
 _DATA_URI = re.compile(r"^data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=\s]+)$")
 _ASSET_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -100,17 +101,26 @@ def _fit_decode(image: Image.Image, size: tuple[int, int]) -> None:
 def store_portrait(value: str, store: ArtifactStore, *, size: int = 192,
                    max_bytes: int = 5 * 1024 * 1024, max_pixels: int = 40_000_000) -> StoredImage:
     """A round, square portrait `size` pixels wide (2x of its shown size), as a stored PNG."""
+    image, asset = portrait(value, store, size=size, max_bytes=max_bytes, max_pixels=max_pixels)
+    if asset is not None:
+        keep(store, asset)
+    return image
+
+
+def portrait(value: str, store: ArtifactStore, *, size: int = 192, max_bytes: int = 5 * 1024 * 1024,
+             max_pixels: int = 40_000_000) -> tuple[StoredImage, Asset | None]:
+    """The portrait: the stored one, or a new one with the Asset to `keep` at commit."""
     if _ASSET_ID.match(value):
         path = store.asset_path(value, "png")
         if not path.exists():
             raise ImageRejected(f"names asset {value}, which is not stored")
         with Image.open(path) as image:
-            return StoredImage(value, image.width, image.height)
+            return StoredImage(value, image.width, image.height), None
     # The same photo comes with every message of an advisor: draw it once (the PNG encoder
     # alone costs some 25 ms), and find it again by the hash of what the request sent.
     key = hashlib.sha256(f"portrait:{size}:{value}".encode()).hexdigest()
     if (digest := store.derived(key)) and store.asset_path(digest, "png").exists():
-        return StoredImage(digest, size, size)
+        return StoredImage(digest, size, size), None
     image = _open(_decode(value, max_bytes), max_pixels, (size, size))
     image = ImageOps.exif_transpose(image).convert("RGB")
     image = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
@@ -120,6 +130,6 @@ def store_portrait(value: str, store: ArtifactStore, *, size: int = 192,
     round_image.putalpha(mask.resize((size, size), Image.Resampling.LANCZOS))
     buffer = io.BytesIO()
     round_image.save(buffer, format="PNG", optimize=True)
-    digest = store.put_asset(buffer.getvalue(), "png")
-    store.remember_derived(key, digest)
-    return StoredImage(digest, size, size)
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    return StoredImage(digest, size, size), Asset(key, Drawn(digest, size, size), data, "derived")

@@ -94,7 +94,7 @@ def render_fixture(fixture: Fixture, overrides: dict[str, str] | None = None,
     try:
         scratch.document = load_document(fixture, scratch.overrides)
         scratch.message, scratch.enriched = prepare_message(scratch.document, now)
-        for asset in scratch.message.assets:
+        for asset in (*scratch.enriched.assets, *scratch.message.assets):
             keep(artifacts(), asset)  # a render stores its pictures at commit; previews load them
     except Exception as exc:  # shown to the designer, never raised
         scratch.failures["fixture"] = failure_from(exc, "fixture", fixture.path)
