@@ -192,6 +192,29 @@ def test_the_pdf_has_fonts_embedded_and_text_a_machine_can_read(path: Path, pdf_
         assert re.sub(r"\s+", "", needed) in flat, needed
 
 
+@pytest.mark.parametrize("path", BILLING)
+def test_no_image_asks_to_be_interpolated(path: Path, pdf_of: Any) -> None:
+    """PDF/A forbids /Interpolate true on any image XObject or its soft mask (veraPDF 6.2.8-3)."""
+    _, pdf = pdf_of(json.loads(path.read_text(encoding="utf-8")))
+    images = [image for page in PdfReader(io.BytesIO(pdf)).pages
+              for image in _images(page.get("/Resources") or {})]
+    assert images, "every billing PDF shows the brand's logo at least"
+    # pypdf's BooleanObject is truthy whatever it holds: read its value.
+    assert [image for image in images if getattr(image.get("/Interpolate"), "value", False)] == []
+
+
+def _images(resources: Any) -> Iterator[Any]:
+    """Every image XObject under these resources, in forms too, with its soft mask."""
+    for reference in (resources.get("/XObject") or {}).values():
+        found = reference.get_object()
+        if found.get("/Subtype") == "/Image":
+            yield found
+            if "/SMask" in found:
+                yield found["/SMask"].get_object()
+        elif found.get("/Subtype") == "/Form":
+            yield from _images(found.get("/Resources") or {})
+
+
 def test_a_seller_without_vat_id_gets_a_pdf_without_e_invoice_and_a_warning(pdf_of: Any) -> None:
     document = load_fixture("invoice/capsules-nl")
     del document["data"]["seller"]["vat_id"]

@@ -148,7 +148,7 @@ def render_document(html: str, fetcher: OwnAssetsFetcher, *, einvoice: bytes | N
     document.color_profiles[_SRGB] = ColorProfile(io.BytesIO(_srgb_profile()), "sRGB2014.icc",
                                                   "relative-colorimetric", (["r"], ["g"], ["b"]))
     data = document.write_pdf(pdf_variant="pdf/a-3b", output_intent=_SRGB, attachments=[attachment],
-                              finisher=_one_af_each)
+                              finisher=_finish_pdf_a)
     return data, len(document.pages)
 
 
@@ -158,6 +158,21 @@ _SRGB = "touchpoint-srgb"
 @cache
 def _srgb_profile() -> bytes:
     return (files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+
+
+def _finish_pdf_a(document: object, pdf: object) -> None:
+    _one_af_each(document, pdf)
+    _no_interpolation(pdf)
+
+
+def _no_interpolation(pdf: object) -> None:
+    """PDF/A forbids /Interpolate true (ISO 19005, veraPDF rule 6.2.8-3), and WeasyPrint sets it
+    on every image whose `image-rendering` is `auto`: logos, pictures and their soft masks.
+    Our images are drawn at twice their printed size, so a viewer's smoothing is not missed."""
+    for item in getattr(pdf, "objects", []):
+        extra = getattr(item, "extra", None)
+        if isinstance(extra, dict) and extra.get("Subtype") == "/Image" and "Interpolate" in extra:
+            extra["Interpolate"] = "false"
 
 
 def _one_af_each(document: object, pdf: object) -> None:
