@@ -162,3 +162,20 @@ def chromium(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
+    """The real app served over HTTP on a free loopback port, its PUBLIC_BASE_URL its own
+    address (so the absolute image URLs in emails and pages load from it); one per module."""
+    folder = tmp_path_factory.mktemp("live-app")
+    with measure.bound_server() as server:
+        application = make_app({
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{server.server_port}",
+            "DATABASE_URL": f"sqlite:///{folder / 'test.db'}",
+            "ARTIFACT_DIR": str(folder / "artifacts"),
+        })
+        yield application, measure.serve(server, application)
+    application.extensions["touchpoint.engine"].dispose()

@@ -13,27 +13,11 @@ from playwright.sync_api import Browser, Page
 
 from tests import browser as measure
 from tests.appointments import actions, appointment
-from tests.conftest import make_app
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 320, "height": 640}
 TARGETS = "a.c-button, nav a, button, label.c-slot"
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
-    folder = tmp_path_factory.mktemp("appointment-pages")
-    with measure.bound_server() as server:
-        app = make_app({
-            "TESTING": True,
-            "SECRET_KEY": "browser-test-secret",
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{server.server_port}",
-            "DATABASE_URL": f"sqlite:///{folder / 'test.db'}",
-            "ARTIFACT_DIR": str(folder / "artifacts"),
-        })
-        yield app, measure.serve(server, app)
-    app.extensions["touchpoint.engine"].dispose()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests import browser as measure
-from tests.conftest import FIXTURES, fixture_paths, load_fixture, make_app
+from tests.conftest import FIXTURES, fixture_paths, load_fixture
 
 pytestmark = pytest.mark.browser
 
@@ -37,24 +37,6 @@ EMAIL_BUTTONS = 'td[role="presentation"][valign] > a'
 PHONE = {"width": 320, "height": 640}
 EMAIL_PHONE = {"width": 375, "height": 667}
 EMAIL_DESKTOP = {"width": 600, "height": 800}
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
-    """The real app served over HTTP, its PUBLIC_BASE_URL its own address."""
-    folder = tmp_path_factory.mktemp("browser-app")
-    with measure.bound_server() as server:
-        port = server.server_port
-        app = make_app({
-            "TESTING": True,
-            "SECRET_KEY": "browser-test-secret",
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "DATABASE_URL": f"sqlite:///{folder / 'test.db'}",
-            "ARTIFACT_DIR": str(folder / "artifacts"),
-        })
-        base_url = measure.serve(server, app)
-        yield app, base_url
-    app.extensions["touchpoint.engine"].dispose()
 
 
 @pytest.fixture(scope="module")

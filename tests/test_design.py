@@ -24,7 +24,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 from tests import browser as measure
-from tests.conftest import FIXTURES, fixture_paths, load_fixture, make_app
+from tests.conftest import FIXTURES, fixture_paths, load_fixture
 
 pytestmark = pytest.mark.browser
 
@@ -32,21 +32,6 @@ FIXTURE_NAMES = [path.relative_to(FIXTURES).with_suffix("").as_posix() for path 
 PAYING = [name for name in FIXTURE_NAMES if name.startswith(("invoice/", "bill/"))]
 APPOINTMENTS = [name for name in FIXTURE_NAMES
                 if name.startswith("appointment/") and "cancelled" not in name]
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]]:
-    folder = tmp_path_factory.mktemp("design-app")
-    with measure.bound_server() as server:
-        app = make_app({
-            "TESTING": True,
-            "SECRET_KEY": "design-test-secret",
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{server.server_port}",
-            "DATABASE_URL": f"sqlite:///{folder / 'test.db'}",
-            "ARTIFACT_DIR": str(folder / "artifacts"),
-        })
-        yield app, measure.serve(server, app)
-    app.extensions["touchpoint.engine"].dispose()
 
 
 @pytest.fixture(scope="module")

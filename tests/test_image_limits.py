@@ -25,12 +25,17 @@ def data_uri(image: Image.Image, fmt: str) -> str:
     return f"data:image/{fmt.lower()};base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def test_a_huge_png_photo_is_a_422_naming_the_field_before_it_is_decoded(
-        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    decoded: list[tuple[int, int]] = []
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every image Pillow decodes during the test, in order."""
+    sizes: list[tuple[int, int]] = []
     load = ImageFile.ImageFile.load
-    monkeypatch.setattr(ImageFile.ImageFile, "load",
-                        lambda self: decoded.append(self.size) or load(self))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: sizes.append(self.size) or load(self))
+    return sizes
+
+
+def test_a_huge_png_photo_is_a_422_naming_the_field_before_it_is_decoded(
+        client: FlaskClient, decoded: list[tuple[int, int]]) -> None:
     document = load_fixture("appointment/confirmation-nl")
     document["data"]["advisor"]["photo"] = data_uri(Image.new("RGB", (6300, 6300), "#8a5"), "PNG")
     assert len(document["data"]["advisor"]["photo"]) < 200_000  # small on the wire, as found
@@ -42,11 +47,7 @@ def test_a_huge_png_photo_is_a_422_naming_the_field_before_it_is_decoded(
 
 
 def test_a_phone_jpeg_is_decoded_at_a_reduced_size_and_still_makes_the_portrait(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    decoded: list[tuple[int, int]] = []
-    load = ImageFile.ImageFile.load
-    monkeypatch.setattr(ImageFile.ImageFile, "load",
-                        lambda self: decoded.append(self.size) or load(self))
+        tmp_path: Path, decoded: list[tuple[int, int]]) -> None:
     photo = Image.new("RGB", (4032, 3024), "#36c")
     photo.paste(Image.new("RGB", (2016, 3024), "#c63"), (2016, 0))
     stored = store_portrait(data_uri(photo, "JPEG"), ArtifactStore(tmp_path))
