@@ -136,7 +136,9 @@ def test_qr_png_is_sharp_at_twice_its_shown_size(tmp_path: Path) -> None:
     from app.store.artifacts import ArtifactStore
 
     store = ArtifactStore(tmp_path)
-    stored = qr.qr_png("BCD\n002\n1\nSCT\n\nX\nBE68539007547034\nEUR1.00", store)
+    stored, asset = qr.qr_drawing("BCD\n002\n1\nSCT\n\nX\nBE68539007547034\nEUR1.00", store)
+    assert asset is not None  # new: drawn, not yet stored
+    drawn.keep(store, asset)
     with Image.open(store.asset_path(stored.digest, "png")) as image:
         assert image.width == image.height >= 2 * qr.QR_SHOWN
         assert (stored.width, stored.height) == image.size

@@ -23,11 +23,11 @@ from flask_limiter import Limiter, RequestLimit
 
 from app.auth import cli, keys, ratelimits
 from app.auth.keys import SCOPES, Caller
-from app.problems import BrandNotAllowed, Forbidden, NotFound, RateLimited, Unauthorized
+from app.problems import BrandNotAllowed, Forbidden, RateLimited, Unauthorized
 from app.store import session
 
 __all__ = ["SCOPES", "Caller", "caller", "check_brand", "ensure_dev_key", "init_app", "may_see",
-           "required_scope", "requires", "visible"]
+           "required_scope", "requires"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 RECENT = "touchpoint.keys"
@@ -62,12 +62,6 @@ def may_see(brand: str | None) -> bool:
     """Whether this request's key may see an object of `brand`."""
     found = g.get("caller")
     return found is None or found.may_see(brand)
-
-
-def visible(brand: str | None, what: str) -> None:
-    """Raise NotFound for another brand's object: the same answer as for one that isn't there."""
-    if not may_see(brand):
-        raise NotFound(f"No {what}.")
 
 
 def check_brand(brand: object) -> None:

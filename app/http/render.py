@@ -43,11 +43,9 @@ def render() -> Response:
     defer_pdf = _prefers_async()
     if key is None:
         return _created(commit(render_message(document, defer_pdf=defer_pdf)))
-    # Keys are the caller's own: another caller's same key is another key. Keys of one
-    # caller share its name, so a retry survives a key rotation.
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest.at("Idempotency-Key", "must be 1 to 128 printable ASCII characters")
-    key = f"{caller().name}/{key}"
+    key = idempotency.scoped(caller().name, key)
 
     config = current_app.config
     db = session()

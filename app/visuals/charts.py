@@ -4,8 +4,8 @@ Input: a ConsumptionChart, made by the bill's composer with every text already f
 in the message's language (app/pipeline/compose/bill.py), and a Layout: PRINT (552 x 260,
 11 px type: the PDF) or SCREEN (400 x 270, 14 px type: the web page,
 readable on a phone). Output: `chart_svg` answers inline SVG markup (one <rect> per bar, a
-<title> and a <desc> that state the figures); `chart_png` a stored PNG at 2x drawn with
-Pillow, once per content. Both draw the same list of marks, laid out once (`_marks`).
+<title> and a <desc> that state the figures); `chart_drawing` a PNG at 2x drawn with
+Pillow, once per content (stored at commit). Both draw the same list of marks, laid out once (`_marks`).
 
 Up to 24 bars, one per month; a month without a reading is an empty slot, never a zero.
 The current period is drawn in the brand's colour, the same month last year in dark grey,
@@ -27,7 +27,7 @@ from html import escape
 from PIL import Image, ImageDraw, ImageFont
 
 from app.store.artifacts import ArtifactStore
-from app.visuals.drawn import Asset, Drawn, draw_once, draw_unstored, drawing_key
+from app.visuals.drawn import Asset, Drawn, draw_unstored, drawing_key
 
 _VERSION = 3
 _GRID = "#d9dde1"
@@ -289,6 +289,3 @@ def chart_drawing(chart: ConsumptionChart, store: ArtifactStore) -> tuple[Drawn,
     return draw_unstored(store, chart.key(EMAIL), lambda: _draw_png(chart))
 
 
-def chart_png(chart: ConsumptionChart, store: ArtifactStore) -> Drawn:
-    """The stored PNG of the chart at 2x (WIDTH x HEIGHT CSS pixels), drawn once per content."""
-    return draw_once(store, chart.key(EMAIL), lambda: _draw_png(chart))

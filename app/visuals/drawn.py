@@ -4,8 +4,8 @@ A drawing is named by a key made from everything that shapes it (kind, version, 
 size, colours). The first request that needs it draws it (`draw_unstored`, an `Asset` not yet
 written) and its commit stores the PNG content-addressed (`keep`, `ArtifactStore.put_asset`);
 a small index file maps the key to the PNG's digest, so no later request, in this process or
-another, draws it again. `draw_once` draws and stores at once, outside a render. A process also keeps the
-last few thousand answers in memory, so a repeat costs a dictionary look-up.
+another, draws it again. A process also keeps the last few thousand answers in memory, so a
+repeat costs a dictionary look-up.
 """
 
 from __future__ import annotations
@@ -101,14 +101,6 @@ def _remember(store: ArtifactStore, key: str, drawn: Drawn) -> None:
         _memory[(str(store.root), key)] = drawn
         if len(_memory) > _MEMORY_LIMIT:
             _memory.popitem(last=False)
-
-
-def draw_once(store: ArtifactStore, key: str, draw: Callable[[], tuple[bytes, int, int]]) -> Drawn:
-    """The stored drawing for `key`; `draw` (PNG bytes, width, height) runs only the first time."""
-    drawn, asset = draw_unstored(store, key, draw)
-    if asset is not None:
-        keep(store, asset)
-    return drawn
 
 
 def _read_index(store: ArtifactStore, index: Path) -> Drawn | None:

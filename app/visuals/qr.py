@@ -15,7 +15,7 @@ from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
 from app.store.artifacts import ArtifactStore
-from app.visuals.drawn import Asset, Drawn, draw_once, draw_unstored, drawing_key
+from app.visuals.drawn import Asset, Drawn, draw_unstored, drawing_key
 
 # Shown at this many CSS pixels square; templates state it as a constant.
 QR_SHOWN = 160
@@ -52,6 +52,3 @@ def qr_drawing(text: str, store: ArtifactStore) -> tuple[Drawn, Asset | None]:
     return draw_unstored(store, qr_key(text), lambda: _draw(text))
 
 
-def qr_png(text: str, store: ArtifactStore) -> Drawn:
-    """The stored PNG of `text` as a QR code (error correction M, UTF-8)."""
-    return draw_once(store, qr_key(text), lambda: _draw(text))
