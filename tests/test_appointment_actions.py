@@ -22,10 +22,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.appointments import state as state_module
 from app.appointments.models import Appointment, AppointmentChange, SlotBooking
 from app.appointments.tokens import action_token
 from app.links import sign_id, unsign_message
+from app.store import archive
 from app.store.models import Message
 from app.webhooks.models import WebhookDelivery
 from tests.appointments import (
@@ -310,11 +310,11 @@ def test_a_slot_taken_by_another_customer_is_a_clear_answer(app: Flask, client: 
 def _overtaken(monkeypatch: pytest.MonkeyPatch, overtake: Any) -> list[Any]:
     """Make the next change lose a race: after it read the state and rendered, just before it
     stores, `overtake()` runs and commits first. Only the database's constraints can see it."""
-    real_record = state_module.record
+    real_add_message = archive.add_message
     done: list[Any] = []
     started: list[bool] = []
 
-    def record(*args: Any) -> None:
+    def add_message(*args: Any, **kwargs: Any) -> None:
         if not started:  # once: the overtaking request itself stores as usual
             started.append(True)
             # Another thread: its own app context, session and connection, as a second
@@ -322,9 +322,9 @@ def _overtaken(monkeypatch: pytest.MonkeyPatch, overtake: Any) -> list[Any]:
             rival = threading.Thread(target=lambda: done.append(overtake()))
             rival.start()
             rival.join(timeout=60)
-        real_record(*args)
+        real_add_message(*args, **kwargs)
 
-    monkeypatch.setattr(state_module, "record", record)
+    monkeypatch.setattr(archive, "add_message", add_message)
     return done
 
 

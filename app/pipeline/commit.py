@@ -48,14 +48,13 @@ def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
     try:
         for asset in rendered.assets:
             keep(store, asset)  # content-addressed, shared: kept even if the rest fails
-        message = archive.add_message(
+        archive.add_message(
             db, store, message_id=rendered.message_id, request=rendered.request,
             answer=rendered.answer, customer_id=rendered.customer_id, brand=rendered.brand,
             outputs=rendered.outputs)
         for record in (*rendered.records, *records):
             record.write(db)
         db.commit()
-        del message  # held until committed: see `archive.add_message`
     except BaseException:
         db.rollback()
         store.discard_message(rendered.message_id)

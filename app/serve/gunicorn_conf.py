@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from gunicorn import glogging
+
 # Gunicorn reads every module-level name that is one of its settings (`config` is one).
 from app.config import load as _load_settings
 from app.logs import logconfig_dict as _logconfig_dict
@@ -51,6 +53,18 @@ control_socket_disable = True
 # One line per request comes from the app (app/logs.py), with its id and key prefix.
 accesslog = None
 logconfig_dict = _logconfig_dict(_settings["LOG_FORMAT"], _settings["LOG_LEVEL"])
+
+
+class _Logger(glogging.Logger):
+    """gunicorn's logger without its access log. Given a `logconfig_dict`, gunicorn counts
+    the access log as on and builds every request's fields, only for the empty handler list
+    to drop the line: about 3 % of a render's CPU."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return None
+
+
+logger_class = _Logger
 
 
 def child_exit(_server: Any, worker: Any) -> None:

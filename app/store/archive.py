@@ -1,7 +1,7 @@
 """The archive of messages: a rendered message's row and artifact files, and reading them back.
 
 `add_message` runs inside the one transaction of a render (app/pipeline/commit.py): it writes
-the message's files (each atomically) and adds its row; the caller commits, or rolls back and
+the message's files (each atomically) and inserts its rows; the caller commits, or rolls back and
 removes the files again (`ArtifactStore.discard_message`), so a failed request leaves nothing.
 """
 
@@ -9,45 +9,67 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.channels import ChannelOutput
 from app.store import artifacts, session
 from app.store.artifacts import ArtifactStore
-from app.store.models import Artifact, Message, Profile
+from app.store.models import Artifact, Message, OfferShown, Profile, utcnow
+
+
+# Built once: every render of a known customer runs it (Core: a plain value, no ORM identity).
+_PROFILE_DATA = select(Profile.data).where(Profile.customer_id == bindparam("customer_id"))
 
 
 def load_profile(customer_id: str | None) -> dict[str, Any] | None:
     if not customer_id:
         return None
-    profile = session().get(Profile, customer_id)
-    return dict(profile.data) if profile else None
+    data = session().connection().execute(_PROFILE_DATA, {"customer_id": customer_id}).scalar()
+    return dict(data) if data is not None else None
 
 
 def add_message(
     db: Session, store: ArtifactStore, *, message_id: str, request: dict[str, Any],
     answer: dict[str, Any], customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
-) -> Message:
-    """Write the message's files and add its row to `db`'s transaction; the rows that refer
-    to it (an appointment's, a note's) follow it. The caller commits, holding the row it is
-    given until then (a flushed row is only weakly held by the session)."""
-    message = Message(
-        id=message_id, type=answer["type"], brand=brand, locale=answer["locale"],
-        customer_id=customer_id, reference=answer.get("reference"),
-        channels=list(outputs), request=request, document=answer,
-        envelope=outputs["email"].envelope if "email" in outputs else None,
-    )
-    for output in outputs.values():
-        for file in output.files:
-            path, digest = store.write_message_file(message_id, file.name, file.data)
-            message.artifacts.append(Artifact(
-                name=file.name, content_type=file.content_type, path=path,
-                size=len(file.data), sha256=digest,
-            ))
-    db.add(message)
-    return message
+) -> None:
+    """Write the message's files, then insert its row, its artifacts' rows and the offers it
+    showed (what frequency caps count) in `db`'s transaction; the caller commits.
+
+    Core inserts on the session's connection: every render passes here, and the ORM's unit of
+    work would cost more than the inserts themselves. The rows that refer to the message (an
+    appointment's, a note's) are the caller's ORM objects, flushed after these at commit.
+    """
+    files = [file for output in outputs.values() for file in output.files]
+    written = [store.write_message_file(message_id, file.name, file.data) for file in files]
+    created_at = utcnow()
+    connection = db.connection()
+    connection.execute(_INSERT_MESSAGE, {
+        "id": message_id, "type": answer["type"], "brand": brand, "locale": answer["locale"],
+        "customer_id": customer_id, "reference": answer.get("reference"),
+        "channels": list(outputs), "request": request, "document": answer,
+        "envelope": outputs["email"].envelope if "email" in outputs else None,
+        "created_at": created_at,
+    })
+    if files:
+        connection.execute(_INSERT_ARTIFACT, [
+            {"message_id": message_id, "name": file.name, "content_type": file.content_type,
+             "path": path, "size": len(file.data), "sha256": digest}
+            for file, (path, digest) in zip(files, written, strict=True)
+        ])
+    blocks = (answer.get("personalisation") or {}).get("blocks") or []
+    if customer_id and blocks:
+        connection.execute(_INSERT_OFFER_SHOWN, [
+            {"message_id": message_id, "offer_id": block["offer"], "customer_id": customer_id,
+             "brand": brand, "shown_at": created_at}
+            for block in blocks
+        ])
+
+
+_INSERT_MESSAGE = insert(Message.__table__)
+_INSERT_ARTIFACT = insert(Artifact.__table__)
+_INSERT_OFFER_SHOWN = insert(OfferShown.__table__)
 
 
 def get_message(message_id: str) -> Message | None:

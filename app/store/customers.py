@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, event, insert, null, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, null, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapper
 
 from app.appointments.models import Appointment, AppointmentChange, AppointmentMessage, SlotBooking
 from app.jobs.models import JobItem
 from app.problems import InvalidRequest, PreconditionFailed
 from app.store import artifacts, session
-from app.store.models import Artifact, IdempotencyKey, Message, Note, OfferShown, Profile, utcnow
+from app.store.models import Artifact, IdempotencyKey, Message, Note, OfferShown, Profile
 from app.webhooks.models import WebhookDelivery
 
 STALE = "The profile has changed since you read it (or does not exist); GET it again."
@@ -332,16 +331,3 @@ def offers_shown(customer_id: str | None, brand: str, days: int,
     for offer_id, shown_at in rows:
         shown.setdefault(offer_id, []).append(shown_at.replace(tzinfo=UTC) if naive else shown_at)
     return shown
-
-
-@event.listens_for(Message, "after_insert")
-def _record_offers_shown(_mapper: Mapper[Message], connection: Connection, message: Message) -> None:
-    """Every message stored, however it was made, records the offers it showed, in its transaction."""
-    blocks = ((message.document or {}).get("personalisation") or {}).get("blocks") or []
-    if not message.customer_id or not blocks:
-        return
-    connection.execute(insert(OfferShown), [
-        {"message_id": message.id, "offer_id": block["offer"], "customer_id": message.customer_id,
-         "brand": message.brand, "shown_at": message.created_at or utcnow()}
-        for block in blocks
-    ])

@@ -102,8 +102,8 @@ class Note(Base):
 class OfferShown(Base):
     """An offer block a message showed: what frequency caps count (app/personalise).
 
-    Written with the message, in its transaction (app/store/customers.py listens for new
-    messages), so the caps never read the archived documents themselves.
+    Written with the message, in its transaction (`archive.add_message`), so the caps never
+    read the archived documents themselves.
     """
 
     __tablename__ = "offers_shown"
