@@ -310,11 +310,11 @@ def test_a_slot_taken_by_another_customer_is_a_clear_answer(app: Flask, client: 
 def _overtaken(monkeypatch: pytest.MonkeyPatch, overtake: Any) -> list[Any]:
     """Make the next change lose a race: after it read the state and rendered, just before it
     stores, `overtake()` runs and commits first. Only the database's constraints can see it."""
-    real_add_message = archive.add_message
+    real_write_files = archive.write_files
     done: list[Any] = []
     started: list[bool] = []
 
-    def add_message(*args: Any, **kwargs: Any) -> None:
+    def write_files(*args: Any, **kwargs: Any) -> Any:
         if not started:  # once: the overtaking request itself stores as usual
             started.append(True)
             # Another thread: its own app context, session and connection, as a second
@@ -322,9 +322,9 @@ def _overtaken(monkeypatch: pytest.MonkeyPatch, overtake: Any) -> list[Any]:
             rival = threading.Thread(target=lambda: done.append(overtake()))
             rival.start()
             rival.join(timeout=60)
-        real_add_message(*args, **kwargs)
+        return real_write_files(*args, **kwargs)
 
-    monkeypatch.setattr(archive, "add_message", add_message)
+    monkeypatch.setattr(archive, "write_files", write_files)
     return done
 
 

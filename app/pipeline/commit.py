@@ -8,9 +8,10 @@ Rendered value. Output: the answer, once everything is stored.
 
 This is the one place a render writes: first the files (the pictures it drew, then the
 message's artifacts, each atomically), then one transaction with the message row and every
-record. If any of it fails, the transaction rolls back and the message's files are removed,
-so a failed request leaves nothing behind (the content-addressed pictures stay: they name
-no one and other messages share them).
+record, on SQLite queued behind the other writers (`store.one_writer`). If any of it fails,
+the transaction rolls back and the message's files are removed, so a failed request leaves
+nothing behind (the content-addressed pictures stay: they name no one and other messages
+share them).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app import logs
 from app.pipeline.rendered import Record, Rendered
-from app.store import archive, artifacts, idempotency, session
+from app.store import archive, artifacts, idempotency, one_writer, session
 from app.visuals.drawn import keep
 
 
@@ -48,15 +49,10 @@ def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
     try:
         for asset in rendered.assets:
             keep(store, asset)  # content-addressed, shared: kept even if the rest fails
-        archive.add_message(
-            db, store, message_id=rendered.message_id, request=rendered.request,
-            answer=rendered.answer, customer_id=rendered.customer_id, brand=rendered.brand,
-            outputs=rendered.outputs)
-        for record in (*rendered.records, *records):
-            record.write(db)
-        db.commit()
+        files = archive.write_files(store, rendered.message_id, rendered.outputs)
+        with one_writer(db):
+            _write_rows(db, rendered, files, records)
     except BaseException:
-        db.rollback()
         store.discard_message(rendered.message_id)
         raise
     rendered.clock.lap("store")
@@ -67,3 +63,19 @@ def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
     logs.rendered(rendered.message_id, rendered.answer["type"], list(rendered.outputs),
                   rendered.clock)
     return rendered.answer
+
+
+def _write_rows(db: Session, rendered: Rendered, files: list[dict[str, Any]],
+                records: tuple[Record, ...]) -> None:
+    """The one transaction: the message's rows, then every record; rolled back on any failure."""
+    try:
+        archive.add_message(
+            db, message_id=rendered.message_id, request=rendered.request, answer=rendered.answer,
+            customer_id=rendered.customer_id, brand=rendered.brand, outputs=rendered.outputs,
+            files=files)
+        for record in (*rendered.records, *records):
+            record.write(db)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise

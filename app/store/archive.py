@@ -1,8 +1,9 @@
 """The archive of messages: a rendered message's row and artifact files, and reading them back.
 
-`add_message` runs inside the one transaction of a render (app/pipeline/commit.py): it writes
-the message's files (each atomically) and inserts its rows; the caller commits, or rolls back and
-removes the files again (`ArtifactStore.discard_message`), so a failed request leaves nothing.
+A render stores through app/pipeline/commit.py: `write_files` writes the message's files (each
+atomically), then `add_message` inserts its rows in the render's one transaction; the caller
+commits, or rolls back and removes the files again (`ArtifactStore.discard_message`), so a
+failed request leaves nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from app.store import artifacts, session
 from app.store.artifacts import ArtifactStore
 from app.store.models import Artifact, Message, OfferShown, Profile, utcnow
 
-
 # Built once: every render of a known customer runs it (Core: a plain value, no ORM identity).
 _PROFILE_DATA = select(Profile.data).where(Profile.customer_id == bindparam("customer_id"))
 
@@ -30,19 +30,32 @@ def load_profile(customer_id: str | None) -> dict[str, Any] | None:
     return dict(data) if data is not None else None
 
 
+def write_files(store: ArtifactStore, message_id: str,
+                outputs: dict[str, ChannelOutput]) -> list[dict[str, Any]]:
+    """Write a message's files, each atomically; answer the rows `add_message` inserts for them.
+    Done before the transaction, so the database is held only for the inserts."""
+    rows = []
+    for output in outputs.values():
+        for file in output.files:
+            path, digest = store.write_message_file(message_id, file.name, file.data)
+            rows.append({"message_id": message_id, "name": file.name,
+                         "content_type": file.content_type, "path": path,
+                         "size": len(file.data), "sha256": digest})
+    return rows
+
+
 def add_message(
-    db: Session, store: ArtifactStore, *, message_id: str, request: dict[str, Any],
-    answer: dict[str, Any], customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
+    db: Session, *, message_id: str, request: dict[str, Any], answer: dict[str, Any],
+    customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
+    files: list[dict[str, Any]],
 ) -> None:
-    """Write the message's files, then insert its row, its artifacts' rows and the offers it
-    showed (what frequency caps count) in `db`'s transaction; the caller commits.
+    """Insert the message's row, its files' rows (from `write_files`) and the offers it showed
+    (what frequency caps count) in `db`'s transaction; the caller commits.
 
     Core inserts on the session's connection: every render passes here, and the ORM's unit of
     work would cost more than the inserts themselves. The rows that refer to the message (an
     appointment's, a note's) are the caller's ORM objects, flushed after these at commit.
     """
-    files = [file for output in outputs.values() for file in output.files]
-    written = [store.write_message_file(message_id, file.name, file.data) for file in files]
     created_at = utcnow()
     connection = db.connection()
     connection.execute(_INSERT_MESSAGE, {
@@ -53,11 +66,7 @@ def add_message(
         "created_at": created_at,
     })
     if files:
-        connection.execute(_INSERT_ARTIFACT, [
-            {"message_id": message_id, "name": file.name, "content_type": file.content_type,
-             "path": path, "size": len(file.data), "sha256": digest}
-            for file, (path, digest) in zip(files, written, strict=True)
-        ])
+        connection.execute(_INSERT_ARTIFACT, files)
     blocks = (answer.get("personalisation") or {}).get("blocks") or []
     if customer_id and blocks:
         connection.execute(_INSERT_OFFER_SHOWN, [
