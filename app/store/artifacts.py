@@ -1,7 +1,8 @@
 """Artifact files under ARTIFACT_DIR: a message's outputs, and content-addressed images.
 
-Writes go to a temporary name and are renamed into place, so a reader never sees half a
-file; `discard` removes what a failed render had written before its database commit.
+A new message's files are written in place before its row is committed, so no reader can
+reach them half-written; a file added later (or a shared asset) goes to a temporary name and
+is renamed into place. `discard_message` removes what a failed render had written.
 
 A process killed between writing a message's files and committing its row (SIGKILL, a lost
 machine) leaves a folder no row names, and one killed mid-write a `.tmp-` file. `sweep_orphans`
@@ -53,9 +54,18 @@ class ArtifactStore:
         return f"messages/{message_id}/{name}"
 
     def write_message_file(self, message_id: str, name: str, data: bytes) -> tuple[str, str]:
-        """Write one artifact; answer its relative path and sha256."""
+        """Write one artifact of a message being stored; answer its relative path and sha256.
+
+        Written in place, not through a temporary file and a rename (which costs a render
+        more than the write): until the message's row is committed no reader can reach its
+        folder, and a render that dies before its commit leaves a folder no row names, which
+        `sweep_orphans` removes.
+        """
         relative = self.message_path(message_id, name)
-        self._write(self.root / relative, data)
+        path = self.root / relative
+        path.parent.mkdir(exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
         return relative, hashlib.sha256(data).hexdigest()
 
     def write_message_file_once(self, message_id: str, name: str, data: bytes) -> tuple[str, str, bool]:
