@@ -4,7 +4,8 @@ What is run, on loopback, against the server as `make run` starts it (`python -m
 gunicorn with one process per core, the background process, the default SQLite archive), in a
 fresh var folder with its development key:
 - a warm-up of a few renders per server thread (each process compiles its templates on its
-  first render), not counted;
+  first render), then a wait until the server's processes are quiet (the job pool warms up
+  after the server is ready), neither counted;
 - N email-only renders (default 2,000; invoice/capsules-nl, each its own reference) by C
   clients at once (default 16), each client on one kept-alive connection; and, spread through
   them, 50 requests that share 5 Idempotency-Keys, 10 a key back to back so that they race.
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.proc import cpu_seconds, free_port, machine_ticks, process_tree
+from bench.proc import cpu_seconds, free_port, machine_ticks, process_tree, wait_until_quiet
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "invoice" / "capsules-nl.json"
@@ -259,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         if warm.errors:
             print(f"warm-up failed: {warm.errors[:3]}", file=sys.stderr)
             return 1
+        # The background process's job pool warms WeasyPrint up in each of its processes after
+        # the server is ready: seconds of CPU that are no render's.
+        wait_until_quiet(server.pid)
         calls = workload(args.renders)
         pids = process_tree(server.pid)
         cpu_before, busy_before, client_before = cpu_seconds(pids), machine_ticks(), time.process_time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -51,3 +52,17 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until_quiet(root: int, share: float = 0.05, window: float = 0.5,
+                     deadline: float = 120.0) -> float:
+    """Wait until the process tree under `root` uses under `share` of one core over `window`
+    seconds (its pool processes have started and warmed up, say), so a measurement that
+    follows counts none of their start; answers the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        before = cpu_seconds(process_tree(root))
+        time.sleep(window)  # sampling the tree's CPU: the window is the measurement
+        if cpu_seconds(process_tree(root)) - before < share * window:
+            break
+    return time.monotonic() - started

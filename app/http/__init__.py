@@ -9,9 +9,11 @@ from app.http import actions, assets, clicks, customers, messages, openapi, page
 from app.http import health as health_api
 from app.http import jobs as jobs_api
 from app.http import metrics as metrics_api
+from app.http.json_provider import OrjsonProvider
 
 
 def init_app(app: Flask) -> None:
+    app.json = OrjsonProvider(app)
     # One log line per request, with its id (X-Request-Id); app/logs.py.
     logs.init_app(app)
     problems.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -97,10 +98,16 @@ def _iana_zone(value: str) -> str:
     return value
 
 
-def _currency(value: str) -> str:
+@cache
+def _currencies() -> frozenset[str]:
+    """ISO 4217 codes as Babel knows them; built once (Babel makes a new set per call)."""
     from babel.numbers import list_currencies
 
-    if value not in list_currencies():
+    return frozenset(list_currencies())
+
+
+def _currency(value: str) -> str:
+    if value not in _currencies():
         raise ValueError(f"'{value}' is not an ISO 4217 currency code")
     return value
 
