@@ -153,8 +153,11 @@ def run_job(port: int, key: str, count: int, prefix: str) -> dict[str, Any]:
 
 # Queries per item, counted here.
 
-def queries_per_item(workdir: Path) -> float:
-    app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{workdir / 'count.db'}",
+def queries_per_item(workdir: Path, database_url: str | None = None) -> float:
+    """Queries per item of `drain` (claim, render, archive, mark done), on SQLite in `workdir`
+    or on `database_url`."""
+    app = create_app({"SECRET_KEY": "bench",
+                      "DATABASE_URL": database_url or f"sqlite:///{workdir / 'count.db'}",
                       "ARTIFACT_DIR": str(workdir / "count"), "JOB_RUNNER": False,
                       "WEBHOOK_RUNNER": False, "TEMPLATE_AUTO_RELOAD": False})
     with app.app_context():

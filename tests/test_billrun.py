@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import billrun
+from bench import billrun, celery_scale
 
 
 def test_the_bills_are_varied_and_valid_requests() -> None:
@@ -28,3 +28,13 @@ def test_a_run_of_twenty_bills_renders_each_once(capsys: pytest.CaptureFixture[s
     printed = capsys.readouterr().out
     assert "job: done, 20 done, 0 failed" in printed
     assert "bills/s" in printed and "PDF pages/min" in printed and "database queries" in printed
+
+
+@pytest.mark.broker
+@pytest.mark.postgres
+def test_the_celery_scale_run_renders_each_bill_once_with_one_and_two_processes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert celery_scale.main(["4"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "1 worker process(es):" in printed and "2 worker process(es):" in printed
+    assert "(done, 4 done, 0 failed)" in printed and "speed-up of 2 processes over 1" in printed
