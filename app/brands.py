@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 from PIL import Image
 
+from app.i18n import phone_number
 from app.personalise.catalogue import EMPTY, Catalogue, load_catalogue, picture_store
 from app.problems import InvalidRequest
 from app.store.artifacts import ArtifactStore
@@ -60,15 +61,18 @@ class Brand:
     def legal_text(self, language: str) -> str:
         return self.legal.get(language) or self.legal.get("en") or ""
 
-    def view(self, language: str) -> dict[str, Any]:
-        """What templates see of the brand."""
+    def view(self, language: str, region: str | None = None) -> dict[str, Any]:
+        """What templates see of the brand, for a reader of `language` in `region` (the
+        territory of the message's locale), whose country's way its phone number is written in."""
+        phone = phone_number(self.phone, region) if self.phone else None
         return {
             "id": self.id,
             "name": self.name,
             "colors": self.colors,
             "website": self.website,
             "address": self.address,
-            "phone": self.phone,
+            "phone": phone.text if phone else None,
+            "phone_href": phone.href if phone else None,
             "legal": self.legal_text(language),
             "logo": self.logo,
             "dark": self.dark,

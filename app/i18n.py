@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gettext as gettext_module
 import io
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_interval, format_time
 from babel.messages.mofile import write_mo
@@ -33,6 +35,31 @@ def parse_locale(tag: str) -> Locale | None:
     except (UnknownLocaleError, ValueError, TypeError):
         return None
     return locale if locale.language in LANGUAGES else None
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    text: str  # as the reader's country writes it
+    href: str  # a tel: URI (RFC 3966) that dials it from anywhere
+
+
+@lru_cache(maxsize=1024)
+def phone_number(value: str, region: str | None) -> PhoneNumber:
+    """A phone number written one way wherever it appears, by libphonenumber's rules: as the
+    reader's country writes its own numbers (`region`, the territory of the message's locale:
+    "09 123 45 67" in Belgium), in international form for any other country's numbers or when
+    the locale names no country ("+32 9 123 45 67"). A number it cannot read stays as given.
+    """
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        return PhoneNumber(value, "tel:" + "".join(c for c in value if c in "+0123456789"))
+    formats = phonenumbers.PhoneNumberFormat
+    same_country = region is not None and phonenumbers.region_code_for_number(parsed) == region
+    text = phonenumbers.format_number(parsed, formats.NATIONAL if same_country else formats.INTERNATIONAL)
+    return PhoneNumber(text, "tel:" + phonenumbers.format_number(parsed, formats.E164))
 
 
 def locale_tag(locale: Locale) -> str:
@@ -85,6 +112,9 @@ class Formatter:
     def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
         text = self._t.ngettext(singular, plural, n)
         return text % {"num": n, **values}
+
+    def phone(self, value: str) -> PhoneNumber:
+        return phone_number(value, self.locale.territory)
 
     def money(self, amount: Decimal, currency: str) -> str:
         """An amount at its own precision, padded to the currency's minor unit.

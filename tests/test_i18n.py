@@ -13,8 +13,10 @@ import pytest
 from babel import Locale
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
+from flask.testing import FlaskClient
 
-from app.i18n import Formatter, translations
+from app.i18n import Formatter, PhoneNumber, phone_number, translations
+from tests.conftest import load_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
@@ -154,3 +156,31 @@ def test_formatter_formats_belgian_euros() -> None:
     # Babel separates the sign with a no-break space (U+00A0, or U+202F in some CLDR versions)
     # so it never wraps away from the number; a person reads "€ 1.234,56".
     assert money.replace("\u00a0", " ").replace("\u202f", " ") == "€ 1.234,56"
+
+
+@pytest.mark.parametrize(("given", "region", "text", "href"), [
+    ("+3291234567", "BE", "09 123 45 67", "tel:+3291234567"),       # a Belgian reads Belgian
+    ("+32 9 123 45 67", "BE", "09 123 45 67", "tel:+3291234567"),   # however it was given
+    ("+3291234567", "DE", "+32 9 123 45 67", "tel:+3291234567"),    # abroad: international
+    ("+3291234567", None, "+32 9 123 45 67", "tel:+3291234567"),    # a locale with no country
+    ("0470 12 34 56", "BE", "0470 12 34 56", "tel:+32470123456"),   # national, read in its country
+])
+def test_a_phone_number_is_written_one_way_per_readers_country(given: str, region: str | None,
+                                                              text: str, href: str) -> None:
+    assert phone_number(given, region) == PhoneNumber(text, href)
+
+
+def test_the_advisor_and_the_brand_write_their_numbers_alike(client: FlaskClient) -> None:
+    answer = client.post("/v1/render", json=load_fixture("appointment/confirmation-nl")).json
+    html = answer["outputs"]["email"]["html"]
+    assert '<a href="tel:+3291234567"' in html and ">09 123 45 67</a>" in html
+    assert "+3291234567<" not in html
+
+
+def test_a_request_with_an_impossible_international_number_is_refused(client: FlaskClient) -> None:
+    request = load_fixture("appointment/confirmation-nl")
+    request["data"]["advisor"]["phone"] = "+32123"
+    response = client.post("/v1/render", json=request)
+    assert response.status_code == 422
+    [error] = response.json["errors"]
+    assert error["path"] == "data.advisor.phone" and "not a possible phone number" in error["message"]

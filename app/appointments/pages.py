@@ -43,7 +43,7 @@ def base_context(current: Current) -> dict[str, Any]:
         "lang": locale.language,
         "locale": locale_tag(locale),
         "channel": "web",
-        "brand": brand.view(locale.language),
+        "brand": brand.view(locale.language, locale.territory),
         "appointment": card,
         "document_title": card["title"],
         "message_url": message_links(current.shown.message_id)["web"],

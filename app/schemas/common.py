@@ -9,6 +9,7 @@ from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -153,7 +154,21 @@ HttpsUrl = Annotated[
 Email = Annotated[
     str, StringConstraints(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"), OneLine
 ]
-Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()./-]{3,31}$")]
+def _phone(value: str) -> str:
+    """An international number (`+32…`) must be one its country could have; a national one
+    is read in the message's country when it is shown (app/i18n.py)."""
+    if value.startswith("+"):
+        try:
+            possible = phonenumbers.is_possible_number(phonenumbers.parse(value, None))
+        except phonenumbers.NumberParseException:
+            possible = False
+        if not possible:
+            raise ValueError(f"'{value}' is not a possible phone number for its country code")
+    return value
+
+
+Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()./-]{3,31}$"),
+                  AfterValidator(_phone)]
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 ]

@@ -80,7 +80,7 @@ def frame(enriched: Enriched) -> dict[str, Any]:
         "type": enriched.request.type,
         "lang": enriched.locale.language,
         "locale": enriched.locale_tag,
-        "brand": enriched.brand.view(enriched.locale.language),
+        "brand": enriched.brand.view(enriched.locale.language, enriched.locale.territory),
         "links": {
             "web": enriched.links["web"] if "web" in enriched.channels else None,
             "pdf": enriched.links["pdf"] if "pdf" in enriched.channels else None,

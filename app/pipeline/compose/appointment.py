@@ -76,9 +76,8 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         advisor = {
             "name": data.advisor.name,
             "role": data.advisor.role,
-            "phone": data.advisor.phone,
-            "phone_href": "tel:" + "".join(c for c in data.advisor.phone if c in "+0123456789")
-            if data.advisor.phone else None,
+            "phone": fmt.phone(data.advisor.phone).text if data.advisor.phone else None,
+            "phone_href": fmt.phone(data.advisor.phone).href if data.advisor.phone else None,
             "email": data.advisor.email,
             "photo": enriched.images.get("advisor_photo"),
             "initials": _initials(data.advisor.name),
