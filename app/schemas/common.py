@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -221,6 +222,9 @@ class Ticket(Model):
 class Preferences(Model):
     channels: list[Channel] | None = None
     topics_off: list[Identifier] = Field(default_factory=list, max_length=100)
+    # Brand id -> when the customer switched that brand's personal blocks off (one-click
+    # unsubscribe or the preference centre, /u and /p); absent: not unsubscribed.
+    unsubscribed: dict[Identifier, AwareDatetime] | None = Field(default=None, max_length=100)
 
 
 class ProfileFields(Model):
