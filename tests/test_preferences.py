@@ -75,7 +75,8 @@ def test_the_headers_appear_exactly_when_blocks_do(client: FlaskClient, fixture:
         eml = email.message_from_bytes(fetched.data, policy=policy.default)
     if blocks:
         assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert re.fullmatch(r"<http://touchpoint\.test/u/[^>]+>(, <mailto:[^>]+>)?", headers["List-Unsubscribe"])
+        pattern = r"<http://touchpoint\.test/u/[^>]+>(, <mailto:[^>]+>)?"
+        assert re.fullmatch(pattern, headers["List-Unsubscribe"])
         assert eml["List-Unsubscribe"] == headers["List-Unsubscribe"]
         assert eml["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     else:
@@ -146,7 +147,8 @@ def test_one_click_post_without_cookies_unsubscribes_and_the_next_render_has_no_
     assert [change.source for change in changes] == ["one_click"]  # the second POST wrote nothing
 
 
-def test_the_confirmation_page_offers_an_undo_that_needs_the_page_token(app: Flask, client: FlaskClient) -> None:
+def test_the_confirmation_page_offers_an_undo_that_needs_the_page_token(app: Flask,
+                                                                        client: FlaskClient) -> None:
     path = unsubscribe_path(render(client, CROSS_SELL))
     browser = app.test_client(key=None)
     done = browser.post(path, data={"List-Unsubscribe": "One-Click"}).get_data(as_text=True)
@@ -212,7 +214,8 @@ def test_a_save_without_the_page_token_is_refused(app: Flask, client: FlaskClien
     path = preferences_path(render(client, CROSS_SELL))
     refused = app.test_client(key=None).post(path, data={"suggestions": "on"})
     assert refused.status_code == 403 and "Your choices were not saved." in refused.get_data(as_text=True)
-    assert client.get("/v1/profiles/" + load_fixture(CROSS_SELL)["recipient"]["customer_id"]).status_code == 404
+    customer_id = load_fixture(CROSS_SELL)["recipient"]["customer_id"]
+    assert client.get(f"/v1/profiles/{customer_id}").status_code == 404
 
 
 @pytest.mark.parametrize("kind", ["p", "u"])

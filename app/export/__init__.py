@@ -4,7 +4,8 @@ customer, as one ZIP, streamed (`GET /v1/customers/{customer_id}/export`).
     README.txt               what each file holds, in the customer's language
     profile.json             the profile as stored (absent for a key that may not read profiles)
     messages/<id>/message.json   the message's row: the request as accepted, the answer
-                                 document (its personalisation trace included), the envelope
+                                 document (its personalisation trace included), the envelope,
+                                 and its artifacts' rows
     messages/<id>/<artifact>     every stored file of the message (email, page, PDF, invite, …)
     actions.json             what the customer did after each message: offer clicks,
                              reschedules, cancellations, preference changes (`message_events`)
@@ -118,12 +119,13 @@ def _message(archive: zipfile.ZipFile, pipe: _Pipe, message_id: str) -> Iterator
     message = db.get(Message, message_id)
     if message is None:  # erased or purged since the export began
         return
-    row = _row(message)
+    stored = db.scalars(select(Artifact).where(Artifact.message_id == message_id)
+                        .order_by(Artifact.name)).all()
+    # The message's row, with its artifacts' rows (name, type, size, SHA-256 of each file).
+    row = {**_row(message), "artifacts": [_row(artifact) for artifact in stored]}
     archive.writestr(f"messages/{message_id}/message.json", _json(row))
     yield pipe.take()
     store = artifacts()
-    stored = db.scalars(select(Artifact).where(Artifact.message_id == message_id)
-                        .order_by(Artifact.name)).all()
     for artifact in stored:
         path = store.absolute(artifact.path)
         if not path.is_file():
