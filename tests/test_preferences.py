@@ -86,6 +86,22 @@ def test_the_headers_appear_exactly_when_blocks_do(client: FlaskClient, fixture:
     assert "/p/" in answer["outputs"]["email"]["html"] and "/p/" in answer["outputs"]["email"]["text"]
 
 
+@pytest.mark.parametrize("preferences", [
+    {"unsubscribed": {"demo-coffee": "2026-11-01T08:00:00Z"}},
+    {"topics_off": ["capsules", "machines", "maintenance", "celebrations", "sustainability", "workshops"]},
+])
+def test_an_email_without_blocks_has_no_unsubscribe_headers(client: FlaskClient,
+                                                            preferences: dict[str, Any]) -> None:
+    document = load_fixture(CROSS_SELL)
+    document["recipient"]["preferences"] = preferences
+    answer = render(client, document, ("email",))
+    assert answer["personalisation"]["blocks"] == [] and answer["outputs"]["email"]["headers"] == {}
+    with client.get(f"/v1/messages/{answer['id']}/email.eml") as fetched:
+        eml = email.message_from_bytes(fetched.data, policy=policy.default)
+    assert eml["List-Unsubscribe"] is None and eml["List-Unsubscribe-Post"] is None
+    assert "/p/" in answer["outputs"]["email"]["html"]  # the preference centre is still linked
+
+
 def test_the_mailto_is_there_when_the_brand_names_an_address(client: FlaskClient) -> None:
     header = render(client, CROSS_SELL)["outputs"]["email"]["headers"]["List-Unsubscribe"]
     assert header.endswith(", <mailto:unsubscribe@coffee.example?subject=unsubscribe>")
