@@ -29,6 +29,7 @@ ENV_KEYS = (
     "WEBHOOK_ALLOW_HTTP",
     "WEBHOOK_RUNNER",
     "PROFILE_WEBHOOK_URL",
+    "PREFERENCE_LINK_MAX_AGE",
     "OUTBOUND_ALLOW_HOSTS",
     "JOB_MAX_NDJSON_BYTES",
     "MAX_CONTENT_LENGTH",
@@ -200,7 +201,8 @@ def _coerce(key: str, value: str) -> Any:
         # Comma-separated. Old keys: links they signed keep working while they rotate out.
         return [part.strip() for part in value.split(",") if part.strip()]
     if key in {"MAX_CONTENT_LENGTH", "JOB_MAX_NDJSON_BYTES", "JOB_WORKERS", "JOB_CHUNK_SIZE",
-               "RETENTION_DAYS", "JOB_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS"}:
+               "RETENTION_DAYS", "JOB_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS",
+               "PREFERENCE_LINK_MAX_AGE"}:
         return int(value)
     if key == "JOB_RUNNER":
         return value.strip().lower() in {"1", "true", "yes", "on"}

@@ -4,7 +4,9 @@ List-Unsubscribe headers, the why line, and what a change does to the next rende
 from __future__ import annotations
 
 import email
+import json
 import re
+import shutil
 from datetime import timedelta
 from email import policy
 from pathlib import Path
@@ -18,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from app.http import preferences as preference_pages
 from app.store import session
 from app.store.models import PreferenceChange
-from tests.conftest import PUBLIC_BASE_URL, _config, fixture_paths, load_fixture, make_app
+from tests.conftest import PUBLIC_BASE_URL, ROOT, _config, fixture_paths, load_fixture, make_app
 from tests.test_webhooks import SECRET, Receiver, configure, deliver, receiver, signature_holds
 
 __all__ = ["receiver"]  # the fixture, shared with tests/test_webhooks.py
@@ -295,3 +297,28 @@ def test_the_clock_of_the_pages_dates_the_unsubscribe(app: Flask, client: FlaskC
     app.test_client(key=None).post(unsubscribe_path(answer), data={"List-Unsubscribe": "One-Click"})
     reasons = {e["reason"] for e in render(client, CROSS_SELL)["personalisation"]["suppressed"]}
     assert reasons == {f"unsubscribed:{moment.date().isoformat()}"}
+
+
+def test_the_sms_links_the_preference_centre_where_the_brand_wants_it(tmp_path: Path) -> None:
+    brands = tmp_path / "brands"
+    shutil.copytree(ROOT / "templates" / "brands", brands)
+    brand = brands / "demo-energy" / "brand.json"
+    brand.write_text(json.dumps({**json.loads(brand.read_text()), "sms_preferences_link": True}))
+    app = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"), "BRANDS_DIR": str(brands)})
+    client = app.test_client()
+    wanted = render(client, "bill/electricity-nl", ("sms",))["outputs"]["sms"]["text"]
+    assert re.search(r" Voorkeuren: http://touchpoint\.test/p/\S+$", wanted)
+    other = render(client, "invoice/capsules-nl", ("sms",))["outputs"]["sms"]["text"]
+    assert "/p/" not in other  # demo-coffee does not ask for it
+    app.extensions["touchpoint.engine"].dispose()
+
+
+def test_an_unsubscribe_holds_when_a_request_sends_its_own_preferences(app: Flask,
+                                                                        client: FlaskClient) -> None:
+    document = load_fixture("invoice/preferences-en")  # inline preferences: channels, topics_off
+    first = render(client, document)
+    assert first["personalisation"]["blocks"]
+    app.test_client(key=None).post(unsubscribe_path(first), data={"List-Unsubscribe": "One-Click"})
+    after = render(client, load_fixture("invoice/preferences-en"))
+    assert after["personalisation"]["blocks"] == []
+    assert all(e["reason"].startswith("unsubscribed:") for e in after["personalisation"]["suppressed"])
