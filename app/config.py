@@ -28,6 +28,8 @@ ENV_KEYS = (
     "WEBHOOK_SECRET",
     "WEBHOOK_ALLOW_HTTP",
     "WEBHOOK_RUNNER",
+    "PROFILE_WEBHOOK_URL",
+    "PREFERENCE_LINK_MAX_AGE",
     "OUTBOUND_ALLOW_HOSTS",
     "JOB_MAX_NDJSON_BYTES",
     "MAX_CONTENT_LENGTH",
@@ -146,6 +148,12 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "WEBHOOK_MAX_ATTEMPTS": 15,
         # How long a reschedule or cancel page may stay open before its form is refused.
         "APPOINTMENT_FORM_MAX_AGE": 12 * 3600,
+        # Where upstream hears of a customer's preference change (`profile.preferences_changed`,
+        # app/preferences), unless the brand names its own (brand.json `profile_webhook_url`).
+        # Unset and unnamed: the change is stored and audited, and no webhook is queued.
+        "PROFILE_WEBHOOK_URL": None,
+        # How long the preference centre and unsubscribe links of a message work (as its page).
+        "PREFERENCE_LINK_MAX_AGE": 400 * 24 * 3600,
         # Render jobs (app/jobs). Without CELERY_BROKER_URL the embedded runner renders them:
         # a thread in the web process (JOB_RUNNER false: only `flask run-jobs` does) feeding a
         # pool of JOB_WORKERS processes (default: one per core). With a broker, Celery workers
@@ -193,7 +201,8 @@ def _coerce(key: str, value: str) -> Any:
         # Comma-separated. Old keys: links they signed keep working while they rotate out.
         return [part.strip() for part in value.split(",") if part.strip()]
     if key in {"MAX_CONTENT_LENGTH", "JOB_MAX_NDJSON_BYTES", "JOB_WORKERS", "JOB_CHUNK_SIZE",
-               "RETENTION_DAYS", "JOB_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS"}:
+               "RETENTION_DAYS", "JOB_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS",
+               "PREFERENCE_LINK_MAX_AGE"}:
         return int(value)
     if key == "JOB_RUNNER":
         return value.strip().lower() in {"1", "true", "yes", "on"}

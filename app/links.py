@@ -166,6 +166,10 @@ def message_links(message_id: str) -> dict[str, str]:
     api = f"/v1/messages/{message_id}"
     return {
         "web": absolute(f"/m/{token}"),
+        # The customer's preference centre and one-click unsubscribe (app/preferences): the
+        # message sealed under purposes of their own, so its customer and brand stay unsaid.
+        "preferences": absolute(f"/p/{sign_message('preferences', message_id)}"),
+        "unsubscribe": absolute(f"/u/{sign_message('unsubscribe', message_id)}"),
         "pdf": absolute(f"/m/{token}/document.pdf"),
         "ics": absolute(f"/m/{token}/invite.ics"),
         "api_pdf": absolute(f"{api}/document.pdf"),

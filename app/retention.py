@@ -3,6 +3,8 @@
     messages   -> older than RETENTION_DAYS: the row, its artifacts' rows and files, its events,
                   offers shown and appointment views; never one with a webhook still to deliver
     appointments -> whose time is older than RETENTION_DAYS, with their history
+    preference changes -> the audit entries made more than RETENTION_DAYS ago (the profile
+                  keeps what they set)
     jobs       -> finished more than JOB_RETENTION_DAYS ago, with their items (and the inputs
                   the items kept)
     webhooks   -> delivered, or given up, more than WEBHOOK_RETENTION_DAYS ago
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session
 from app.appointments.models import Appointment, AppointmentChange
 from app.jobs.models import Job
 from app.store import artifacts, session
-from app.store.models import IdempotencyKey, Message, utcnow
+from app.store.models import IdempotencyKey, Message, PreferenceChange, utcnow
 from app.webhooks.models import WebhookDelivery
 
 CHUNK = 500
@@ -66,6 +68,8 @@ def purge(db: Session, now: datetime | None = None, dry_run: bool = False) -> Pu
     _messages(db, before["messages"], purged, dry_run)
     _rows(db, purged, "appointments", select(Appointment.brand, Appointment.appointment_id)
           .where(Appointment.starts_at < before["messages"]), dry_run)
+    _rows(db, purged, "preference changes", select(PreferenceChange.id)
+          .where(PreferenceChange.created_at < before["messages"]), dry_run)
     _rows(db, purged, "jobs", select(Job.id).where(Job.finished_at.is_not(None),
                                                  Job.finished_at < before["jobs"]), dry_run)
     _rows(db, purged, "webhook deliveries", select(WebhookDelivery.id).where(

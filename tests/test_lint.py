@@ -303,3 +303,29 @@ def test_painted_pairs_know_their_scheme() -> None:
     found = {pair.line: pair.schemes for pair in painted_pairs(source)}
     assert found == {1: ("light",), 3: ("dark",), 5: ("dark",), 6: ("light", "dark"), 7: ("light",),
                      8: ("light",)}
+
+
+def test_personal_blocks_need_the_preference_link_and_the_unsubscribe_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = tmp_path / "design"
+    shutil.copytree(ROOT / "templates", root / "templates")
+    shutil.copytree(ROOT / "components", root / "components")
+    (root / "fixtures" / "invoice").mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "invoice/cross-sell-arpeggia-en.json",
+                    root / "fixtures/invoice/cross-sell-arpeggia-en.json")
+    invoice = root / "templates/invoice/email.mjml"
+    _edit(invoice, '<mj-include path="components/footer/email.mjml" />', "")
+    # And a channel that forgets RFC 8058's headers on an email with blocks.
+    monkeypatch.setattr("app.channels.email.list_headers", lambda enriched: {})
+    findings = _lint(root)
+    report = "\n".join(findings)
+    assert _has(findings, invoice, _line(invoice, "components/offers/"), "error",
+                "renders personal blocks (components/offers) without the preference centre's link"), report
+    fixture = root / "fixtures/invoice/cross-sell-arpeggia-en.json"
+    assert _has(findings, fixture, None, "error",
+                "email with personal blocks but without List-Unsubscribe and List-Unsubscribe-Post"), report
+    assert _has(findings, fixture, None, "error",
+                "email with personal blocks does not link the preference centre"), report
+    # The shipped templates pass: their footer links it.
+    assert not [f for f in findings if "preference centre" in f and "/bill/" in f]

@@ -50,6 +50,8 @@ def test_is_openapi_3_1(document: dict[str, Any]) -> None:
 
 
 OPERATOR_PATHS = {"/healthz", "/readyz", "/metrics"}
+# Customer pages the document describes (their signed tokens are the access).
+CUSTOMER_PAGES = {"/p/<token>", "/u/<token>"}
 
 
 def test_every_v1_route_is_documented(client: FlaskClient, document: dict[str, Any]) -> None:
@@ -57,7 +59,7 @@ def test_every_v1_route_is_documented(client: FlaskClient, document: dict[str, A
                   for path, operations in document["paths"].items()}
     served = {}
     for rule in client.application.url_map.iter_rules():
-        if rule.rule.startswith("/v1/") or rule.rule in OPERATOR_PATHS:
+        if rule.rule.startswith("/v1/") or rule.rule in OPERATOR_PATHS | CUSTOMER_PAGES:
             methods = (rule.methods or set()) - {"HEAD", "OPTIONS"}
             served.setdefault(_shape(rule.rule), set()).update(methods)
     assert {"/v1/render", "/v1/messages/{}", "/v1/messages/{}/{}"} <= set(served)

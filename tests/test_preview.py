@@ -109,9 +109,27 @@ def test_frames_answer_each_channel(preview: FlaskClient) -> None:
         assert pages.count("<img") >= 1 and "data:image/png;base64," in pages
 
 
+def test_the_headers_and_the_customer_pages_are_shown(preview: FlaskClient) -> None:
+    """An email's List-Unsubscribe headers in the card, and its customer's preference centre and
+    unsubscribe pages (asking, unsubscribed with the undo, undone) in the message's language."""
+    card = preview.get("/preview/invoice/cross-sell-arpeggia-en").get_data(as_text=True)
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in card
+    assert "/preview/invoice/cross-sell-arpeggia-en/pages/preferences.html" in card
+    base = "/preview/invoice/capsules-nl/pages"
+    expected = {"preferences": "Wat u ontvangt van Demo Coffee",
+                "unsubscribe": "Afmelden voor suggesties",
+                "unsubscribed": "Ongedaan maken: toon mij weer suggesties",
+                "undone": "Suggesties staan weer aan."}
+    for page, text in expected.items():
+        answer = preview.get(f"{base}/{page}.html")
+        assert answer.status_code == 200 and text in answer.get_data(as_text=True), page
+    assert preview.get(f"{base}/nothing.html").status_code == 404
+
+
 def test_nothing_is_stored(preview_app: Flask, preview: FlaskClient) -> None:
     base = "/preview/appointment/confirmation-nl"
-    for url in ("/preview", base, f"{base}/email.html", f"{base}/page.html", f"{base}/document.pdf"):
+    for url in ("/preview", base, f"{base}/email.html", f"{base}/page.html", f"{base}/document.pdf",
+                f"{base}/pages/preferences.html", f"{base}/pages/unsubscribed.html"):
         assert preview.get(url).status_code == 200, url
     with preview_app.app_context():
         for model in (Message, Artifact, OfferShown):

@@ -14,7 +14,7 @@ from app import retention
 from app.appointments.models import Appointment, AppointmentChange
 from app.jobs.models import Job, JobItem
 from app.store import session
-from app.store.models import Artifact, IdempotencyKey, Message, Note, utcnow
+from app.store.models import Artifact, IdempotencyKey, Message, Note, PreferenceChange, utcnow
 from app.webhooks.delivery import enqueue
 from app.webhooks.models import WebhookDelivery
 from tests.conftest import load_fixture
@@ -55,16 +55,21 @@ def test_purge_removes_what_is_past_its_age_and_keeps_the_rest(any_app: Flask) -
         db.execute(update(Job).values(status="done", finished_at=now - timedelta(days=31)))
         db.execute(update(IdempotencyKey).values(expires_at=now - timedelta(seconds=1)))
         db.add(Note(message_id=old, kind="offer_clicked", detail="lavanti"))
+        for age in (401, 1):  # an audit entry past its age, and one within it
+            db.add(PreferenceChange(customer_id="c-1", brand="demo-coffee", message_id=old,
+                                    source="one_click", changes={}, created_at=now - timedelta(days=age)))
         db.commit()
         assert message_folder(any_app, old).is_dir()
 
         dry = retention.purge(db, dry_run=True)
-        assert dry.counts == {"messages": 1, "appointments": 0, "jobs": 1, "webhook deliveries": 1,
-                              "idempotency keys": 1}
+        assert dry.counts == {"messages": 1, "appointments": 0, "preference changes": 1, "jobs": 1,
+                              "webhook deliveries": 1, "idempotency keys": 1}
         assert count(Message) == 3 and count(Job) == 1
 
         purged = retention.purge(db)
-        assert purged.counts == {"messages": 1, "jobs": 1, "webhook deliveries": 1, "idempotency keys": 1}
+        assert purged.counts == {"messages": 1, "preference changes": 1, "jobs": 1, "webhook deliveries": 1,
+                                 "idempotency keys": 1}
+        assert count(PreferenceChange) == 1
         assert set(db.scalars(select(Message.id))) == {recent, waiting}
         assert db.scalar(select(func.count()).where(Artifact.message_id == old)) == 0
         assert count(Note) == 0 and count(Job) == 0 and count(JobItem) == 0

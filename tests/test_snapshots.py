@@ -37,7 +37,8 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.browser
 
 APPROVED = ROOT / "tests" / "snapshots"
-SAMPLE = ["appointment/confirmation-nl", "bill/electricity-nl", "invoice/capsules-nl"]
+SAMPLE = ["appointment/confirmation-nl", "bill/electricity-nl", "invoice/capsules-nl",
+          "invoice/preferences-fr"]  # the last also draws the customer pages
 HOW_TO_APPROVE = "If the change is intended: .venv/bin/flask --app app snapshots --approve"
 
 

@@ -69,7 +69,21 @@ def envelope_for(message: Composed, enriched: Enriched, done: dict[str, ChannelO
         "message_id": f"<{enriched.message_id}@{brand.email_from.split('@')[-1]}>",
         "language": enriched.locale_tag,
         "carries": carried,
+        "headers": list_headers(enriched),
     }
+
+
+def list_headers(enriched: Enriched) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe, exactly when the message carries personal blocks:
+    `List-Unsubscribe` (the /u/<token> URL, and a mailto: when the brand names an address in
+    brand.json `unsubscribe_email`) and `List-Unsubscribe-Post`."""
+    if not enriched.personalisation.offers:
+        return {}
+    targets = [f"<{enriched.links['unsubscribe']}>"]
+    if address := enriched.brand.raw.get("unsubscribe_email"):
+        targets.append(f"<mailto:{address}?subject=unsubscribe>")
+    return {"List-Unsubscribe": ", ".join(targets),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 def build_eml(envelope: dict[str, Any], message_id: str, parts: dict[str, bytes]) -> bytes:
@@ -83,6 +97,8 @@ def build_eml(envelope: dict[str, Any], message_id: str, parts: dict[str, bytes]
     mail["Message-ID"] = _one_line(envelope["message_id"])
     mail["Content-Language"] = _one_line(envelope["language"])
     mail["X-Touchpoint-Message"] = message_id
+    for name, value in (envelope.get("headers") or {}).items():  # stored before: none
+        mail[name] = _one_line(value)
 
     mail.set_content(parts["email.txt"].decode(), subtype="plain", charset="utf-8",
                      cte="quoted-printable")
@@ -153,6 +169,9 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
         "attachments": [{"filename": c["filename"], "content_type": c["content_type"],
                          "url": urls[c["artifact"]]} for c in envelope["carries"]],
         "eml_url": enriched.links["api_eml"],
+        # The headers the .eml carries besides the envelope's: List-Unsubscribe and
+        # List-Unsubscribe-Post when the message has personal blocks, else none.
+        "headers": envelope["headers"],
     }
     return ChannelOutput(output, files=[
         File("email.html", "text/html; charset=utf-8", html.encode()),

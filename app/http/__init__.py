@@ -5,7 +5,19 @@ from __future__ import annotations
 from flask import Flask
 
 from app import logs
-from app.http import actions, assets, clicks, customers, messages, openapi, pages, problems, profiles, render
+from app.http import (
+    actions,
+    assets,
+    clicks,
+    customers,
+    messages,
+    openapi,
+    pages,
+    preferences,
+    problems,
+    profiles,
+    render,
+)
 from app.http import health as health_api
 from app.http import jobs as jobs_api
 from app.http import metrics as metrics_api
@@ -19,7 +31,8 @@ def init_app(app: Flask) -> None:
     problems.init_app(app)
     pages.init_app(app)
     for blueprint in (render.bp, messages.bp, pages.bp, actions.bp, assets.bp, openapi.bp,
-                      profiles.bp, customers.bp, clicks.bp, jobs_api.bp, metrics_api.bp, health_api.bp):
+                      profiles.bp, customers.bp, clicks.bp, preferences.bp, jobs_api.bp, metrics_api.bp,
+                      health_api.bp):
         app.register_blueprint(blueprint)
     # The designers' gallery: answers 404 unless in debug mode or PREVIEW_ENABLED.
     from app.http import preview

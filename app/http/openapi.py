@@ -49,7 +49,15 @@ MESSAGE = {
             "properties": {
                 "email": {"type": "object", "required": ["subject", "preheader", "html", "text",
                                                           "bytes", "attachments", "eml_url"],
-                          "properties": {"status": {"enum": ["failed"], "description": (
+                          "properties": {"headers": {
+                                             "type": "object", "additionalProperties": {"type": "string"},
+                                             "description": (
+                                                 "Headers the .eml carries: `List-Unsubscribe` (the "
+                                                 "/u/<token> URL, and a mailto: when the brand names "
+                                                 "one) and `List-Unsubscribe-Post: "
+                                                 "List-Unsubscribe=One-Click` (RFC 8058), exactly "
+                                                 "when the email has personal blocks; else empty")},
+                                         "status": {"enum": ["failed"], "description": (
                                              "present only when the PDF this email carries "
                                              "(Prefer: respond-async) could not be made: `problem` "
                                              "says why, and its .eml is never built without it")},
@@ -195,6 +203,7 @@ def _contract() -> dict[str, Any]:
                               **_problem_responses(404)},
             }},
             **openapi_customers.paths(_problem_responses),
+            **openapi_customers.customer_pages(),
             **openapi_jobs.paths(_problem_responses),
             "/v1/messages/{id}/activity": openapi_webhooks.activity_path(_problem_responses(404)),
             **_operator_paths(),

@@ -27,7 +27,8 @@ SCHEMAS: dict[str, Any] = {
             "Every decision of the offer engine. `blocks`: the offers shown, in order, with why "
             "(`complements:<sku>`, `interest:<id>`, `life_event:<type>`, `brand_default`). "
             "`suppressed`: the other candidates with the rule that left each out "
-            "(`topic_off:<topic>`, `open_ticket`, `no_marketing_consent`, `owned`, "
+            "(`unsubscribed:<date>`: the customer switched this brand's blocks off, at /u or /p; "
+            "`topic_off:<topic>`, `open_ticket`, `no_marketing_consent`, `owned`, "
             "`unknown_fact:<event>`, `stale_fact:<event>`, `frequency_cap`, `limit`)."
         ),
         "required": ["blocks", "suppressed"],
@@ -67,7 +68,7 @@ SCHEMAS: dict[str, Any] = {
                         "required": ["kind", "at"],
                         "properties": {
                             "kind": {"type": "string", "examples": ["offer_clicked", "rescheduled",
-                                                                    "cancelled"]},
+                                                                    "cancelled", "preferences_changed"]},
                             "at": {"type": "string", "format": "date-time"},
                             "detail": {"type": ["string", "null"]},
                         },
@@ -125,6 +126,25 @@ def paths(problems: Callable[..., dict[str, Any]]) -> dict[str, Any]:
                     **problems(404, 412, 422)},
             },
         },
+        "/v1/customers/{customer_id}/export": {
+            "get": {
+                "summary": "Everything stored about the customer, as one ZIP (GDPR articles 15 and 20)",
+                "description": (
+                    "Streamed. Holds README.txt (in the customer's language), profile.json (the "
+                    "profile as stored; only for a key with `profiles:read` too), "
+                    "messages/<id>/message.json and every stored file of each message, "
+                    "actions.json (clicks, reschedules, cancellations, preference changes), "
+                    "personalisation.json (each message's decision with its reasons), "
+                    "preference_changes.json, offers_shown.json, appointments.json, "
+                    "webhooks.json and job_items.json. The archive's access rules: a key bound "
+                    "to brands gets only what its brands' messages hold."),
+                "parameters": [customer_id],
+                "responses": {"200": {"description": "The ZIP", "content": {
+                    "application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}}},
+                    "headers": {"Content-Disposition": {"schema": {"type": "string"}}}},
+                    **problems(404, 422)},
+            },
+        },
         "/v1/customers/{customer_id}/messages": {
             "get": {
                 "summary": "The customer's messages, newest first, with the actions taken since",
@@ -138,5 +158,61 @@ def paths(problems: Callable[..., dict[str, Any]]) -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": f"{REF}CustomerMessages"}}}},
                     **problems(422)},
             },
+        },
+    }
+
+
+def customer_pages() -> dict[str, Any]:
+    """The preference centre and one-click unsubscribe pages: HTML for people (and, for POST
+    /u, mail clients), behind signed links rather than keys."""
+    token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+             "description": "The signed, expiring, opaque token of the message's link."}
+    html = {"text/html": {"schema": {"type": "string"}}}
+    bad_link = {"404": {"description": "A tampered link, or its message is gone (HTML page)",
+                        "content": html},
+                "410": {"description": "An expired link (HTML page that says what to do)", "content": html}}
+    form = {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+        "csrf": {"type": "string", "description": "The page's form token (with its cookie)."},
+        "suggestions": {"enum": ["on"], "description": "Present: personal blocks on."},
+        "marketing": {"enum": ["on"], "description": "Present: consent to promotions."},
+        "topic": {"type": "array", "items": {"type": "string"}, "description": "The topics left on."},
+        "channel": {"type": "array", "items": {"enum": ["email", "sms"]}},
+    }, "required": ["csrf"]}}}
+    one_click = {"application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+        "List-Unsubscribe": {"enum": ["One-Click"], "description": "RFC 8058: no cookie, no CSRF token."},
+        "undo": {"type": "string", "description": "Switch the blocks on again (needs `csrf`)."},
+        "csrf": {"type": "string"},
+    }}}}
+    public: list[dict[str, list[str]]] = []
+    return {
+        "/p/{token}": {
+            "get": {"summary": "The customer's preference centre: what they receive and why",
+                    "security": public, "parameters": [token],
+                    "responses": {"200": {"description": "The page", "content": html}, **bad_link}},
+            "post": {"summary": "Save the customer's choices (CSRF: the page's form token and cookie)",
+                     "security": public, "parameters": [token],
+                     "requestBody": {"required": True, "content": form},
+                     "responses": {"200": {"description": "The page again, saying it was saved",
+                                           "content": html},
+                                   "403": {"description": "The form's token is missing or stale: "
+                                                          "the page again, nothing saved", "content": html},
+                                   **bad_link}},
+        },
+        "/u/{token}": {
+            "get": {"summary": "The unsubscribe page: unsubscribed since when, with an undo; or a "
+                               "button that unsubscribes. Never a change by itself.",
+                    "security": public, "parameters": [token],
+                    "responses": {"200": {"description": "The page", "content": html}, **bad_link}},
+            "post": {"summary": "RFC 8058 one-click unsubscribe (List-Unsubscribe=One-Click): the "
+                                "brand's personal blocks off; idempotent. With `undo` and the "
+                                "page's form token: on again.",
+                     "security": public, "parameters": [token],
+                     "requestBody": {"required": True, "content": one_click},
+                     "responses": {"200": {"description": "Done (or already so): the page", "content": html},
+                                   "400": {"description": "Neither List-Unsubscribe=One-Click nor undo",
+                                           "content": html},
+                                   "403": {"description": "An undo without the page's form token",
+                                           "content": html},
+                                   **bad_link}},
         },
     }

@@ -123,7 +123,7 @@ def init_app(app) -> None:  # type: ignore[no-untyped-def]
     from app.http.problems import problem_response
 
     def _page_or_problem(problem: NotFound | Gone) -> Response:
-        if request.path.startswith(("/m/", "/a/")):
+        if request.path.startswith(("/m/", "/a/", "/p/", "/u/")):
             language = request.accept_languages.best_match(["en", "nl", "fr", "de"]) or "en"
             return error_page(problem.status, language)
         return problem_response(problem)

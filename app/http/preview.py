@@ -3,9 +3,11 @@
 Per fixture: the subject and preheader as an inbox shows them, the email's size against
 Gmail's clipping limit, the email at 375 px and 600 px and the web page at 375 px and 1024 px,
 each in a light and a dark colour scheme, the PDF, the SMS with its segments, the invite, the
-plain text and the personalisation trace. A locale and a brand picked in the page re-render every fixture with
-them. The page asks `/preview/state` every second and reloads when a template, component,
-brand, translation or fixture file has changed.
+plain text and the personalisation trace, the email's List-Unsubscribe headers, and the
+customer's preference centre and unsubscribe pages (before, after, undone). A locale and a
+brand picked in the page re-render every fixture with them. The page asks `/preview/state`
+every second and reloads when a template, component, brand, translation or fixture file has
+changed.
 
 On only when the app runs in debug mode or PREVIEW_ENABLED is true; otherwise every URL
 here answers 404. Renders go through `app.workbench.scratch`: nothing is stored, no Message
@@ -30,6 +32,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from app.channels.email import GMAIL_CLIP_BYTES
 from app.i18n import LANGUAGES
 from app.templating import render as render_template
+from app.workbench.customer_pages import PAGES
+from app.workbench.customer_pages import page_html as customer_page_html
 from app.workbench.failures import Failure
 from app.workbench.gallery import dark, preview_state
 from app.workbench.scratch import (
@@ -140,6 +144,7 @@ def _card(fixture: Fixture, scratch: Scratch, overrides: dict[str, str]) -> dict
         "email": {
             "subject": email.output["subject"], "preheader": email.output["preheader"],
             "text": email.output["text"], "bytes": size,
+            "headers": email.output.get("headers") or {},
             "kb": f"{size / 1024:.1f}", "percent": min(100, round(100 * size / GMAIL_CLIP_BYTES)),
             "clipped": size > GMAIL_CLIP_BYTES,
             "frames": [{"width": width, "scheme": scheme,
@@ -155,6 +160,8 @@ def _card(fixture: Fixture, scratch: Scratch, overrides: dict[str, str]) -> dict
         "sms": {**sms.output, "characters": len(sms.output["text"])} if sms else None,
         "invite": (file_of(ics, "invite.ics") or b"").decode() if ics else None,
         "personalisation": json.dumps(answer.get("personalisation", {}), indent=2, ensure_ascii=False),
+        "pages": [{"name": page, "url": url("preview.customer_page", page=page)} for page in PAGES]
+        if scratch.enriched else [],
         "warnings": answer.get("warnings", []),
     }
 
@@ -277,3 +284,16 @@ def document_pages(kind: str, name: str) -> Response:
                   for n, png in enumerate(pages, start=1)],
     })
     return _frame(html)
+
+
+@bp.get("/<kind>/<name>/pages/<page>.html")
+def customer_page(kind: str, name: str, page: str) -> Response:
+    """The fixture's customer's preference centre or unsubscribe page (app/workbench/customer_pages.py)."""
+    if page not in PAGES:
+        abort(404)
+    scratch = _scratch(kind, name)
+    failure = scratch.failures.get("fixture")
+    if failure is not None:
+        return _failure_frame(failure)
+    html = customer_page_html(scratch, page)
+    return _frame(dark(html) if request.args.get("scheme") == "dark" else html)

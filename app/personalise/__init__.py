@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from babel.dates import format_date, format_skeleton
+
 from app.personalise.engine import Decision, decide
-from app.personalise.facts import read_facts
+from app.personalise.facts import Facts, read_facts
 from app.personalise.links import offer_link
 
 if TYPE_CHECKING:
@@ -49,12 +51,36 @@ def personalise(enriched: Enriched, shown: Mapping[str, Sequence[datetime]] | No
     catalogue = enriched.brand.offers
     if not catalogue.offers:
         return Personalisation()
-    decision = decide(catalogue, read_facts(enriched.profile), enriched.request.type, enriched.now, shown)
-    return Personalisation(decision, [offer_view(offer, enriched) for offer, _ in decision.blocks])
+    facts = read_facts(enriched.profile, enriched.brand.id)
+    decision = decide(catalogue, facts, enriched.request.type, enriched.now, shown)
+    return Personalisation(decision, [offer_view(offer, enriched, why_line(reason, facts, enriched))
+                                      for offer, reason in decision.blocks])
 
 
-def offer_view(offer: Offer, enriched: Enriched) -> dict[str, Any]:
-    """One block as the templates see it, in the message's language."""
+def why_line(reason: str, facts: Facts, enriched: Enriched) -> str:
+    """The block's reason, said to the customer: drawn from the trace's reason and the fact it
+    names (a purchase's product and month), never from anything inferred."""
+    fmt = enriched.fmt
+    kind, _, value = reason.partition(":")
+    if kind == "complements" and value in facts.last_bought:
+        product = enriched.brand.products.get(value)
+        name = product.name_in(enriched.locale.language) if product else value
+        day = date.fromisoformat(facts.last_bought[value])
+        # "in October" within the last year, "in October 2025" before.
+        if (enriched.now.date() - day).days < 300:
+            month = format_date(day, format="MMMM", locale=enriched.locale)
+        else:
+            month = format_skeleton("yMMMM", day, locale=enriched.locale)
+        return fmt.gettext("Because you bought %(product)s in %(month)s.", product=name, month=month)
+    if kind == "interest":
+        return fmt.gettext("Because you told us what interests you.")
+    if kind == "life_event":
+        return fmt.gettext("Because of a moment in your life you shared with us.")
+    return fmt.gettext("We suggest this to every customer of %(brand)s.", brand=enriched.brand.name)
+
+
+def offer_view(offer: Offer, enriched: Enriched, why: str = "") -> dict[str, Any]:
+    """One block as the templates see it, in the message's language, with why it is shown."""
     language = enriched.locale.language
     title = offer.title[language]
     return {
@@ -62,6 +88,7 @@ def offer_view(offer: Offer, enriched: Enriched) -> dict[str, Any]:
         "kind": offer.kind,
         "title": title,
         "text": offer.text[language],
+        "why": why,
         "cta": offer.cta[language] if offer.cta else enriched.fmt.gettext("Find out more"),
         "url": offer_link(enriched.message_id, offer.id),
         "price": enriched.fmt.money(*offer.price) if offer.price else None,

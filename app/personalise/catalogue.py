@@ -10,6 +10,7 @@ The file:
 
     {
       "topics": ["capsules", "celebrations"],        # every topic an offer may carry
+      "topic_texts": {"capsules": {"en": "New capsules and refills", ...}},  # preference centre
       "max_blocks": {"default": 2, "appointment": 1}, # at most N blocks per message type
       "recent_days": 365,                             # purchases this recent count as recent
       "offers": [{
@@ -123,11 +124,16 @@ class Catalogue:
 
     def __init__(self, offers: tuple[Offer, ...] = (), max_blocks: Mapping[str, int] | None = None,
                  recent_days: int = 365, topics: frozenset[str] = frozenset(),
-                 source: str | None = None) -> None:
+                 source: str | None = None, topic_list: tuple[str, ...] = (),
+                 topic_texts: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.offers = offers
         self.max_blocks = dict(max_blocks or {})
         self.recent_days = recent_days
         self.topics = topics
+        # The topics in the file's order, and each one's line for the preference centre
+        # ({topic: {language: text}}; a topic without one shows its id).
+        self.topic_list = topic_list or tuple(sorted(topics))
+        self.topic_texts = dict(topic_texts or {})
         self.source = source
         self.by_id = {offer.id: offer for offer in offers}
         # The indexes hold positions in `offers`: what makes each offer a candidate.
@@ -200,6 +206,8 @@ class _Offer(_Data):
 
 class _File(_Data):
     topics: list[Identifier] = Field(default_factory=list, max_length=200)
+    # One line per topic and language, shown beside its switch in the preference centre.
+    topic_texts: dict[Identifier, dict[str, Words]] = Field(default_factory=dict)
     max_blocks: dict[str, Annotated[int, Field(ge=0, le=10)]] = Field(default_factory=dict)
     recent_days: int = Field(default=365, ge=1, le=3650)
     offers: list[dict[str, Any]] = Field(default_factory=list, max_length=5000)
@@ -298,6 +306,12 @@ def load_catalogue(path: Path, products: Mapping[str, Product],
         for loc, message in _pydantic_problems(exc):
             check.add(loc, message)
         raise CatalogueError(check.problems) from None
+    for topic, texts in top.topic_texts.items():
+        if topic not in top.topics:
+            check.add(("topic_texts", topic), f"'{topic}' is not one of the catalogue's \"topics\"")
+        missing = [language for language in LANGUAGES if language not in texts]
+        if missing:
+            check.add(("topic_texts", topic), f"no text in {', '.join(missing)}")
     for key in top.max_blocks:
         if key != "default" and key not in TYPE_CHANNELS:
             check.add(("max_blocks", key),
@@ -315,7 +329,8 @@ def load_catalogue(path: Path, products: Mapping[str, Product],
         offers.append(offer)
     if check.problems:
         raise CatalogueError(check.problems)
-    return Catalogue(tuple(offers), top.max_blocks, top.recent_days, frozenset(top.topics), file)
+    return Catalogue(tuple(offers), top.max_blocks, top.recent_days, frozenset(top.topics), file,
+                     topic_list=tuple(top.topics), topic_texts=top.topic_texts)
 
 
 def _offer(check: _Checker, index: int, raw: Any, topics: set[str], products: Mapping[str, Product],

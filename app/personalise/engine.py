@@ -14,6 +14,7 @@ not with the size of the catalogue:
 An offer's `priority` is added to its score; ties keep the catalogue's order.
 
 The rules, checked in this order; the first that applies is the reason in the trace:
+`unsubscribed:<date>` (the customer switched this brand's blocks off: every block, every kind),
 `owned` (unless the offer is a refill), `topic_off:<topic>`, `open_ticket` (promotions and
 satisfaction surveys), `no_marketing_consent` (promotions), `unknown_fact:<event>` and
 `stale_fact:<event>` (an audience condition needs the fact known and current),
@@ -112,6 +113,8 @@ class _Rules:
     def exclusion(self, offer: Offer) -> str | None:
         """The rule that keeps `offer` from this customer, or None when every rule allows it."""
         facts = self.facts
+        if facts.unsubscribed_on:
+            return f"unsubscribed:{facts.unsubscribed_on[:10]}"
         if offer.product is not None and not offer.refill and offer.product in facts.last_bought:
             return "owned"
         if facts.topics_off and offer.topics:

@@ -21,12 +21,16 @@ class Facts:
     marketing: bool  # said yes to marketing; unknown is no
     open_ticket: bool
     topics_off: frozenset[str]
+    # When the customer unsubscribed from this brand's personal blocks (one click, or the
+    # preference centre): an ISO date-time, or None.
+    unsubscribed_on: str | None = None
 
     def owns(self, sku: str) -> bool:
         return sku in self.last_bought
 
 
-def read_facts(profile: Mapping[str, Any]) -> Facts:
+def read_facts(profile: Mapping[str, Any], brand: str | None = None) -> Facts:
+    """The facts of `profile`, for a message of `brand` (whose unsubscribe applies)."""
     last_bought: dict[str, str] = {}
     for purchase in profile.get("purchases") or ():
         sku, day = purchase["sku"], purchase["date"]
@@ -45,4 +49,5 @@ def read_facts(profile: Mapping[str, Any]) -> Facts:
         marketing=(profile.get("consents") or {}).get("marketing") is True,
         open_ticket=any(not ticket.get("closed") for ticket in profile.get("open_tickets") or ()),
         topics_off=frozenset(preferences.get("topics_off") or ()),
+        unsubscribed_on=(preferences.get("unsubscribed") or {}).get(brand) if brand else None,
     )

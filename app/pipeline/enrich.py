@@ -65,7 +65,16 @@ def _no_personalisation() -> Personalisation:
 
 def merge_profile(stored: dict[str, Any] | None, request: RenderRequest) -> dict[str, Any]:
     inline = request.recipient.model_dump(mode="json", exclude_unset=True)
-    return {**(stored or {}), **inline}
+    merged = {**(stored or {}), **inline}
+    # An unsubscribe the customer made (one click, or the preference centre) holds even when a
+    # request sends its own `preferences`: RFC 8058 asks that it be honoured, whatever upstream's
+    # copy says until it has heard of it (the webhook). The request's own entries win per brand.
+    kept = ((stored or {}).get("preferences") or {}).get("unsubscribed")
+    if kept and "preferences" in inline:
+        preferences = dict(merged["preferences"] or {})
+        preferences["unsubscribed"] = {**kept, **(preferences.get("unsubscribed") or {})}
+        merged["preferences"] = preferences
+    return merged
 
 
 def resolve_locale(request: RenderRequest, profile: dict[str, Any], brand: Brand) -> Locale:

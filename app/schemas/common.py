@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import phonenumbers
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -243,6 +244,9 @@ class Ticket(Model):
 class Preferences(Model):
     channels: list[Channel] | None = None
     topics_off: list[Identifier] = Field(default_factory=list, max_length=100)
+    # Brand id -> when the customer switched that brand's personal blocks off (one-click
+    # unsubscribe or the preference centre, /u and /p); absent: not unsubscribed.
+    unsubscribed: dict[Identifier, AwareDatetime] | None = Field(default=None, max_length=100)
 
 
 class ProfileFields(Model):

@@ -6,9 +6,9 @@ write is one conditional statement (`UPDATE … WHERE etag = ?`, or an INSERT th
 refuses), so of writers racing on one ETag exactly one wins, on SQLite as on PostgreSQL.
 
 Erasure removes every copy of the customer: the profile, every archived message with its
-events (clicks, actions), offers shown, artifact files and idempotency answers, the
-appointments they hold with their history, booked slots and views, the webhook deliveries
-about them, and the inputs of job items that rendered for them.
+events (clicks, actions), offers shown, artifact files and idempotency answers, their
+preference changes, the appointments they hold with their history, booked slots and views,
+the webhook deliveries about them, and the inputs of job items that rendered for them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ from app.appointments.models import Appointment, AppointmentChange, AppointmentM
 from app.jobs.models import JobItem
 from app.problems import InvalidRequest, PreconditionFailed
 from app.store import artifacts, session
-from app.store.models import Artifact, IdempotencyKey, Message, Note, OfferShown, Profile
+from app.store.models import (
+    Artifact,
+    IdempotencyKey,
+    Message,
+    Note,
+    OfferShown,
+    PreferenceChange,
+    Profile,
+)
 from app.webhooks.models import WebhookDelivery
 
 STALE = "The profile has changed since you read it (or does not exist); GET it again."
@@ -147,6 +155,28 @@ def change_profile(customer_id: str, change: Callable[[dict[str, Any]], dict[str
     raise PreconditionFailed("The profile changes too often to merge this patch; try again.")
 
 
+def write_profile_with(customer_id: str, data: dict[str, Any], etag: str | None) -> bool:
+    """Store `data` as the profile only if it is still at `etag` (None: only if there is none),
+    committing with it the rows the caller added to the session (an audit entry, a webhook),
+    in one transaction. False, with nothing stored, when another writer came first."""
+    db = session()
+    now = datetime.now(UTC)
+    try:
+        if etag is None:
+            db.execute(insert(Profile).values(customer_id=customer_id, data=data, etag=etag_of(data),
+                                              updated_at=now))
+        elif not db.execute(update(Profile).where(Profile.customer_id == customer_id,
+                                                  Profile.etag == etag)
+                            .values(data=data, etag=etag_of(data), updated_at=now)).rowcount:
+            db.rollback()
+            return False
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Erased:
     profile: bool
@@ -163,6 +193,7 @@ def erase_customer(customer_id: str) -> Erased:
     had_profile = db.execute(delete(Profile).where(Profile.customer_id == customer_id)).rowcount > 0
     _erase_appointments(customer_id)
     db.execute(delete(OfferShown).where(OfferShown.customer_id == customer_id))
+    db.execute(delete(PreferenceChange).where(PreferenceChange.customer_id == customer_id))
     _erase_job_inputs(customer_id, message_ids)
     for start in range(0, len(message_ids), CHUNK):
         chunk = message_ids[start:start + CHUNK]
@@ -174,6 +205,7 @@ def erase_customer(customer_id: str) -> Erased:
         db.execute(delete(Artifact).where(Artifact.message_id.in_(chunk)))
         db.execute(delete(IdempotencyKey).where(IdempotencyKey.message_id.in_(chunk)))
         db.execute(delete(OfferShown).where(OfferShown.message_id.in_(chunk)))
+        db.execute(delete(PreferenceChange).where(PreferenceChange.message_id.in_(chunk)))
         db.execute(delete(Message).where(Message.id.in_(chunk)))
     db.commit()
     # Files after the commit: had it failed, the archive would still point at them.

@@ -116,3 +116,27 @@ class OfferShown(Base):
     customer_id: Mapped[str] = mapped_column(String(128))
     brand: Mapped[str] = mapped_column(String(128))
     shown_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PreferenceChange(Base):
+    """The audit of a customer's preference changes (app/preferences): what changed, when, from
+    which message's page, and how (`preference_centre`, `one_click`, `undo`).
+
+    Kept with the customer, not the message: a change outlives the message it was made from
+    (retention purges it with the customer's other rows, RETENTION_DAYS after it was made), and
+    erasure removes it with the customer.
+    """
+
+    __tablename__ = "preference_changes"
+    __table_args__ = (Index("ix_preference_changes_customer", "customer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str | None] = mapped_column(String(128))
+    brand: Mapped[str] = mapped_column(String(128))
+    # The message whose link the customer followed; a plain column, so a purged message leaves
+    # the audit whole.
+    message_id: Mapped[str] = mapped_column(String(40), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    # {"field": {"from": …, "to": …}, …}: only what changed.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -47,7 +47,7 @@ ACTIVITY: dict[str, Any] = {
         "id": {"type": "string"},
         "actions": {"type": "array", "items": {
             "type": "object", "required": ["kind", "at"],
-            "properties": {"kind": {"enum": ["rescheduled", "cancelled"]},
+            "properties": {"kind": {"enum": ["rescheduled", "cancelled", "preferences_changed"]},
                            "at": {"type": "string", "format": "date-time"},
                            "detail": {"type": ["object", "null"]}}}},
         "webhooks": {"type": "array", "items": {
@@ -68,7 +68,45 @@ ACTIVITY: dict[str, Any] = {
     },
 }
 
-SCHEMAS = {"Activity": ACTIVITY, "AppointmentEvent": APPOINTMENT_EVENT}
+PREFERENCES_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "A Standard Webhooks event, signed as the appointment events, sent to "
+                   "PROFILE_WEBHOOK_URL (or the brand's `profile_webhook_url`) when a customer "
+                   "changes what they receive at /p/<token> or /u/<token>.",
+    "required": ["type", "timestamp", "data"],
+    "properties": {
+        "type": {"enum": ["profile.preferences_changed"]},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "data": {
+            "type": "object",
+            "required": ["customer_id", "brand", "source", "source_message_id", "changes",
+                         "preferences", "changed_at"],
+            "properties": {
+                "customer_id": {"type": ["string", "null"]},
+                "brand": {"type": "string"},
+                "reference": {"type": ["string", "null"]},
+                "source": {"enum": ["preference_centre", "one_click", "undo"]},
+                "source_message_id": {"type": "string",
+                                      "description": "The message whose link the customer followed."},
+                "changes": {"type": "object", "description": (
+                    "Only what changed, by field (`consents.marketing`, `preferences.topics_off`, "
+                    "`preferences.channels`, `preferences.unsubscribed.<brand>`): {from, to}."),
+                    "additionalProperties": {"type": "object", "properties": {"from": {}, "to": {}}}},
+                "preferences": {"type": "object", "description": "What now holds for this brand.",
+                                "properties": {
+                                    "suggestions": {"type": "boolean"},
+                                    "unsubscribed_at": {"type": ["string", "null"], "format": "date-time"},
+                                    "marketing": {"type": "boolean"},
+                                    "topics_off": {"type": "array", "items": {"type": "string"}},
+                                    "channels": {"type": ["array", "null"], "items": {"type": "string"}}}},
+                "changed_at": {"type": "string", "format": "date-time"},
+            },
+        },
+    },
+}
+
+SCHEMAS = {"Activity": ACTIVITY, "AppointmentEvent": APPOINTMENT_EVENT,
+           "PreferencesEvent": PREFERENCES_EVENT}
 
 
 def activity_path(not_found: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +133,12 @@ def webhooks() -> dict[str, Any]:
             "responses": {"2XX": {"description": "Received; anything else is retried with backoff"}},
         }}
 
+    preferences = event("The customer changed what they receive (preference centre or one-click "
+                        "unsubscribe); upstream's CRM is the source of truth")
+    preferences["post"]["requestBody"]["content"]["application/json"]["schema"] = {
+        "$ref": f"{REF}PreferencesEvent"}
     return {
         "appointment.rescheduled": event("The customer moved the appointment to an offered slot"),
         "appointment.cancelled": event("The customer cancelled the appointment"),
+        "profile.preferences_changed": preferences,
     }

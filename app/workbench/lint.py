@@ -6,6 +6,9 @@
     templates    Jinja syntax (compiled, so unknown filters count); <img> with alt text (and,
                  in email, width and height); no plain-http URL written in
     MJML         the structure rules of mjml_check.py, then a real compile by mjml-python
+    preferences  a template with personal blocks (components/offers) links the preference
+                 centre (links.preferences); an email has List-Unsubscribe and
+                 List-Unsubscribe-Post exactly when it has blocks (RFC 8058)
     brands       brand.json, logo and catalogue readable; every colour pair the templates
                  paint text with reaches WCAG AA (4.5:1)
     translations every fixed text of app/, templates/ and components/ translated in every
@@ -143,6 +146,7 @@ class Linter:
         self.check_components()
         self.check_template_sources()
         self.check_mjml()
+        self.check_preference_links()
         self.check_brands()
         self.check_painted_contrast()
         self.check_translations()
@@ -253,6 +257,39 @@ class Linter:
                     if not (self.templates / kind / name).is_file():
                         self.error(self.templates / kind / name, None,
                                    f"missing: every {kind} renders {channel} from it")
+
+    # Customers in control: a message with personal blocks links the preference centre
+
+    def _closure(self, path: Path) -> list[Path]:
+        """`path` and every template and component file it includes, directly or not."""
+        found: list[Path] = []
+        pending = [path]
+        while pending:
+            current = pending.pop()
+            if current in found or not current.is_file():
+                continue
+            found.append(current)
+            source = current.read_text(encoding="utf-8", errors="replace")
+            pending += [self.components / p for p in re.findall(r"components/([\w./-]+\.\w+)", source)]
+            pending += [self.templates / p for p in re.findall(r"templates/([\w./-]+\.\w+)", source)]
+        return found
+
+    def check_preference_links(self) -> None:
+        """A message template that renders personal blocks (components/offers) must link the
+        customer's preference centre (`links.preferences`, the footer's 'Manage what you
+        receive'), in the same face: the blocks' why line points there to turn them off."""
+        for kind in TYPE_CHANNELS:
+            for name in ("email.mjml", "document.html"):
+                path = self.templates / kind / name
+                closure = self._closure(path)
+                sources = {p: p.read_text(encoding="utf-8", errors="replace") for p in closure}
+                offers = [(p, text) for p, text in sources.items() if "components/offers/" in text]
+                if not offers or any("links.preferences" in text for text in sources.values()):
+                    continue
+                where, text = offers[0]
+                self.error(where, line_of(text, "components/offers/"),
+                           "renders personal blocks (components/offers) without the preference "
+                           "centre's link (links.preferences, in components/footer)")
 
     # MJML
 
@@ -556,8 +593,10 @@ class Linter:
     def _rendered(self, scratch: Scratch, fixture: Fixture, text: str) -> None:
         views: list[tuple[str, str]] = []
         email = scratch.outputs.get("email")
+        blocks = bool(scratch.enriched and scratch.enriched.personalisation.offers)
         if email is not None:
             views.append(("email", email.output["html"]))
+            self._unsubscribe_headers(fixture, email.output, blocks)
             size = email.output["bytes"]
             if size > GMAIL_CLIP_BYTES:
                 self.error(fixture.path, None, f"email HTML is {size / 1024:.1f} KB: Gmail clips "
@@ -577,6 +616,21 @@ class Linter:
                 path, line = self._locate(issue.url, fixture, text)
                 self.add(path, line, issue.severity, issue.message,
                          None if path == display_path(fixture.path) else fixture.name)
+
+    def _unsubscribe_headers(self, fixture: Fixture, output: dict[str, Any], blocks: bool) -> None:
+        """RFC 8058: List-Unsubscribe and List-Unsubscribe-Post exactly when there are blocks;
+        and the preference centre linked from an email that has them."""
+        headers = output.get("headers") or {}
+        has = "List-Unsubscribe" in headers and \
+            headers.get("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+        if blocks and not has:
+            self.error(fixture.path, None, "email with personal blocks but without List-Unsubscribe "
+                                           "and List-Unsubscribe-Post (RFC 8058)")
+        elif headers and not blocks:
+            self.error(fixture.path, None, "email without personal blocks carries List-Unsubscribe")
+        if blocks and "/p/" not in output["html"]:
+            self.error(fixture.path, None, "email with personal blocks does not link the preference "
+                                           "centre (/p/)")
 
     def _text_links(self, fixture: Fixture, view: str, body: str, text: str) -> None:
         for url in _TEXT_URL.findall(body):

@@ -3,7 +3,9 @@
 Per fixture, six views: the email at 375 px and at 600 px and the web page at 320 px,
 the email at 375 px and the web page at 320 px again in the dark colour scheme (a view named
 `…-dark`), full length, drawn by headless Chromium (one browser for the whole run); and the PDF's
-first page, drawn by poppler's pdftoppm at 60 dpi. Renders are deterministic: a fixed
+first page, drawn by poppler's pdftoppm at 60 dpi. For the fixtures named `preferences-<lang>`,
+four more: the customer's preference centre, the unsubscribe page, the confirmation with its
+undo, and the page after the undo, at 320 px. Renders are deterministic: a fixed
 clock (`FIXED_NOW`), a fixed message id and signing time (`scratch.deterministic`), and the
 page may fetch nothing but the service's own assets, served from ARTIFACT_DIR.
 
@@ -41,6 +43,7 @@ from flask import Flask, current_app
 from PIL import Image, ImageChops
 
 from app.templating import render as render_template
+from app.workbench.customer_pages import page_html
 from app.workbench.failures import Failure, display_path, failure_from
 from app.workbench.scratch import (
     FIXED_NOW,
@@ -74,7 +77,15 @@ VIEWS: dict[str, tuple[str, int]] = {
     "email-375-dark": ("email", 375),
     "web-320-dark": ("web", 320),
     "pdf-1": ("pdf", 0),
+    # The customer's pages (app/workbench/customer_pages.py), for the fixtures PAGE_FIXTURES names.
+    "preferences-320": ("page:preferences", 320),
+    "unsubscribe-320": ("page:unsubscribe", 320),
+    "unsubscribed-320": ("page:unsubscribed", 320),
+    "undone-320": ("page:undone", 320),
 }
+# The fixtures whose customer's preference centre and unsubscribe pages are drawn: one per
+# locale (fixtures/invoice/preferences-<language>.json), not every fixture.
+PAGE_FIXTURES = "*/preferences-*"
 PDF_DPI = 60
 PALETTE = 64
 # Per colour channel (of 255): the 64-colour palette is chosen per picture, so the same
@@ -207,6 +218,13 @@ def draw_fixture(fixture: Fixture, camera: Camera, views: list[str],
         failure = scratch.failures.get("fixture") or scratch.failures.get(channel)
         if failure is not None:
             result[view] = failure
+        elif channel.startswith("page:"):
+            if scratch.enriched is None or not fnmatch.fnmatch(fixture.name, PAGE_FIXTURES):
+                continue
+            try:
+                result[view] = normalise(camera.shoot(page_html(scratch, channel[5:]), width))
+            except Exception as exc:  # reported as this view's failure
+                result[view] = failure_from(exc, "web", fixture.path)
         elif scratch.enriched is None or channel not in scratch.enriched.channels:
             continue  # this fixture has no such channel: nothing to compare
         elif channel == "pdf":
