@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-from app.pipeline.compose import Composed
+from app.pipeline.compose import Composed, sentences
 from app.pipeline.enrich import Enriched
 from app.schemas import AppointmentRequest
 
@@ -110,7 +110,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     with_whom = (
         fmt.gettext("with %(name)s", name=data.advisor.name) if data.advisor else ""
     )
-    preheader = " ".join(p for p in (date_text, time_range, with_whom) if p)
+    preheader = sentences(", ".join(p for p in (date_text, time_range, with_whom) if p))
 
     buttons: list[dict[str, Any]] = []
     if data.stage != "cancelled":

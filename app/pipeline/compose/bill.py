@@ -21,7 +21,7 @@ from babel.dates import format_date
 from markupsafe import Markup
 
 from app.i18n import N_
-from app.pipeline.compose import Composed, plain_spaces
+from app.pipeline.compose import Composed, plain_spaces, sentences
 from app.pipeline.compose.billing import (
     facts,
     parties,
@@ -248,11 +248,11 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     values = {"number": data.number, "amount": payment["amount"],
               "commodity": context["bill"]["commodity"]}
     subject = fmt.gettext("Your %(commodity)s bill %(number)s: %(amount)s", **values)
-    preheader = " ".join(p for p in (
-        context["bill"]["period"],
+    preheader = sentences(
+        fmt.gettext("Your bill for %(period)s is ready.", period=context["bill"]["period"]),
         fmt.gettext("Due %(date)s", date=due) if due else None,
         context["bill"]["usage_summary"],
-    ) if p)
+    )
     context["headline"] = fmt.gettext("Your %(commodity)s bill", commodity=context["bill"]["commodity"])
     context["intro"] = fmt.gettext("Your bill for %(period)s is ready.", period=context["bill"]["period"])
     context["buttons"] = pay_buttons(payment, fmt)

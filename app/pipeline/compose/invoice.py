@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.pipeline.compose import Composed
+from app.pipeline.compose import Composed, sentences
 from app.pipeline.compose.billing import (
     facts,
     parties,
@@ -84,7 +84,9 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         if due else fmt.gettext("Invoice %(number)s from %(brand)s: %(amount)s", **values)
     )
     items = fmt.ngettext("%(num)d item", "%(num)d items", len(lines))
-    preheader = fmt.gettext("%(items)s, %(amount)s including VAT", items=items, amount=payment["amount"])
+    preheader = sentences(
+        fmt.gettext("%(items)s, %(amount)s including VAT", items=items, amount=payment["amount"]),
+        fmt.gettext("Due %(date)s", date=due) if due else None)
     context["headline"] = fmt.gettext("Your invoice %(number)s", number=data.number)
     context["intro"] = fmt.gettext("Thank you for your order. Here is your invoice.")
     context["buttons"] = pay_buttons(payment, fmt)
