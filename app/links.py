@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import re
 from functools import lru_cache
 from typing import Any
@@ -160,12 +162,24 @@ def absolute(path: str) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}{path}"
 
 
+def short_code(message_id: str) -> str:
+    """The message's short SMS link code: 12 URL-safe characters (72 bits) of an HMAC of its id
+    under the secret key, so no one can guess another message's from their own, and the
+    archive can store it without being told (`archive.add_message`)."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"touchpoint.short:{message_id}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()
+
+
 def message_links(message_id: str) -> dict[str, str]:
     """Every URL a message shows, known before anything is rendered."""
     token = sign_message("web", message_id)
     api = f"/v1/messages/{message_id}"
     return {
         "web": absolute(f"/m/{token}"),
+        # The hosted page again, behind a code a dozen characters long, for the SMS: a signed
+        # link of about ninety characters would make a typical text two segments (twice the price).
+        "short": absolute(f"/s/{short_code(message_id)}"),
         # The customer's preference centre and one-click unsubscribe (app/preferences): the
         # message sealed under purposes of their own, so its customer and brand stay unsaid.
         "preferences": absolute(f"/p/{sign_message('preferences', message_id)}"),

@@ -51,7 +51,7 @@ def test_is_openapi_3_1(document: dict[str, Any]) -> None:
 
 OPERATOR_PATHS = {"/healthz", "/readyz", "/metrics"}
 # Customer pages the document describes (their signed tokens are the access).
-CUSTOMER_PAGES = {"/p/<token>", "/u/<token>"}
+CUSTOMER_PAGES = {"/p/<token>", "/u/<token>", "/s/<code>"}
 
 
 def test_every_v1_route_is_documented(client: FlaskClient, document: dict[str, Any]) -> None:

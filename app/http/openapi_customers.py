@@ -164,7 +164,7 @@ def paths(problems: Callable[..., dict[str, Any]]) -> dict[str, Any]:
 
 def customer_pages() -> dict[str, Any]:
     """The preference centre and one-click unsubscribe pages: HTML for people (and, for POST
-    /u, mail clients), behind signed links rather than keys."""
+    /u, mail clients), behind signed links rather than keys; and the SMS's short link."""
     token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
              "description": "The signed, expiring, opaque token of the message's link."}
     html = {"text/html": {"schema": {"type": "string"}}}
@@ -197,6 +197,16 @@ def customer_pages() -> dict[str, Any]:
                                    "403": {"description": "The form's token is missing or stale: "
                                                           "the page again, nothing saved", "content": html},
                                    **bad_link}},
+        },
+        "/s/{code}": {
+            "get": {"summary": "An SMS's short link: on to the message's hosted page (/m/<token>), for "
+                               "as long as the message's links live (WEB_LINK_MAX_AGE)",
+                    "security": public,
+                    "parameters": [{"name": "code", "in": "path", "required": True,
+                                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{12}$"},
+                                    "description": "The message's opaque short code."}],
+                    "responses": {"302": {"description": "Location: the message's hosted page"},
+                                  **bad_link}},
         },
         "/u/{token}": {
             "get": {"summary": "The unsubscribe page: unsubscribed since when, with an undo; or a "

@@ -1,4 +1,5 @@
-"""Customer-facing pages behind signed links: `/m/<token>` and its PDF and invite.
+"""Customer-facing pages behind signed links: `/m/<token>` and its PDF and invite, and `/s/<code>`,
+an SMS's short link to the same page.
 
 A tampered token answers a 404 page, an expired one a 410 page that says what to do.
 An appointment's page always shows the appointment as it now stands: opened from a message
@@ -8,13 +9,15 @@ made before a reschedule or a cancellation, it says so and shows the newest mess
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template_string
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Response, current_app, redirect, render_template_string
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from app.appointments.current import current_for
 from app.http.messages import send_artifact
 from app.i18n import Formatter, parse_locale
-from app.links import unsign_message
+from app.links import message_links, unsign_message
 from app.problems import Gone, NotFound
 from app.store import archive, artifacts
 from app.templating import render
@@ -85,6 +88,18 @@ def _after_header(page: str, notice: str) -> str:
     return f"{page[:at]}\n{notice}{page[at:]}" if main >= 0 else notice + page
 
 
+@bp.get("/s/<code>")
+def short_link(code: str) -> Response:
+    """An SMS's short link: on to the message's hosted page, for as long as its links live."""
+    message = archive.message_by_short_code(code)
+    if message is None:
+        raise NotFound("This link is not valid.")
+    created = message.created_at if message.created_at.tzinfo else message.created_at.replace(tzinfo=UTC)
+    if datetime.now(UTC) - created > timedelta(seconds=current_app.config["WEB_LINK_MAX_AGE"]):
+        raise Gone("This link has expired.")
+    return redirect(message_links(message.id)["web"], code=302)
+
+
 @bp.get("/m/<token>/document.pdf")
 def web_pdf(token: str) -> Response:
     message = _message_for(token)
@@ -123,7 +138,7 @@ def init_app(app) -> None:  # type: ignore[no-untyped-def]
     from app.http.problems import problem_response
 
     def _page_or_problem(problem: NotFound | Gone) -> Response:
-        if request.path.startswith(("/m/", "/a/", "/p/", "/u/")):
+        if request.path.startswith(("/m/", "/a/", "/p/", "/u/", "/s/")):
             language = request.accept_languages.best_match(["en", "nl", "fr", "de"]) or "en"
             return error_page(problem.status, language)
         return problem_response(problem)

@@ -43,7 +43,7 @@ from app.pipeline.enrich import Enriched, enrich
 from app.pipeline.load import load
 from app.pipeline.rendered import Rendered
 from app.pipeline.validate import validate
-from app.schemas import TYPE_CHANNELS
+from app.schemas import TYPE_CHANNELS, RenderRequest
 from app.store import artifacts
 from app.store.ids import new_id
 
@@ -92,7 +92,7 @@ def prepare_message(document: Any, now: datetime | None = None, message_id: str 
         stored_profile=loaded.profile,
         message_id=message_id,
         links=_links(message_id),
-        channels=list(request.channels or TYPE_CHANNELS[request.type]),
+        channels=_channels(request),
         now=now,
         assets=artifacts(),
         config=current_app.config,
@@ -134,6 +134,15 @@ def build_answer(message: Composed, enriched: Enriched,
         "personalisation": enriched.personalisation.trace(),
         "warnings": warnings,
     }
+
+
+def _channels(request: RenderRequest) -> list[str]:
+    """The channels to render: those asked for (or all of the type's), and the hosted page
+    whenever there is an SMS, which always carries a way to act and has room only for a link."""
+    channels = list(request.channels or TYPE_CHANNELS[request.type])
+    if "sms" in channels and "web" not in channels:
+        channels.append("web")
+    return channels
 
 
 def _links(message_id: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.channels import ChannelOutput
+from app.links import short_code
 from app.store import artifacts, session
 from app.store.artifacts import ArtifactStore
 from app.store.models import Artifact, Message, OfferShown, Profile, utcnow
@@ -64,6 +65,7 @@ def add_message(
         "channels": list(outputs), "request": request, "document": answer,
         "envelope": outputs["email"].envelope if "email" in outputs else None,
         "created_at": created_at,
+        "short_code": short_code(message_id) if "sms" in outputs else None,
     })
     if files:
         connection.execute(_INSERT_ARTIFACT, files)
@@ -83,6 +85,10 @@ _INSERT_OFFER_SHOWN = insert(OfferShown.__table__)
 
 def get_message(message_id: str) -> Message | None:
     return session().get(Message, message_id)
+
+
+def message_by_short_code(code: str) -> Message | None:
+    return session().scalars(select(Message).where(Message.short_code == code)).first()
 
 
 def add_artifact_once(message: Message, name: str, content_type: str, data: bytes) -> Artifact:

@@ -34,6 +34,8 @@ class Message(Base):
     # which artifacts it carries (app/channels/email.py). None for a message with no email.
     envelope: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # The code of its short SMS link, `/s/<code>` (app/links.py); None for a message with no SMS.
+    short_code: Mapped[str | None] = mapped_column(String(16), unique=True, index=True)
 
     artifacts: Mapped[list[Artifact]] = relationship(
         back_populates="message", cascade="all, delete-orphan", lazy="selectin"

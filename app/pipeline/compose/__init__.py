@@ -98,6 +98,7 @@ def frame(enriched: Enriched) -> dict[str, Any]:
             "web": enriched.links["web"] if "web" in enriched.channels else None,
             "pdf": enriched.links["pdf"] if "pdf" in enriched.channels else None,
             "ics": enriched.links["ics"] if "ics" in enriched.channels else None,
+            "short": enriched.links["short"] if "sms" in enriched.channels else None,
             # Every message links the customer's preference centre ('Manage what you receive').
             "preferences": enriched.links["preferences"],
             # The SMS says it only where the brand wants it (brand.json `sms_preferences_link`).
