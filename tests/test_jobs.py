@@ -67,7 +67,7 @@ def test_a_json_job_renders_every_item_and_an_invalid_one_fails_alone(any_client
         assert item["status"] == "done" and item["reference"] == f"item-{position}"
         message = any_client.get(f"/v1/messages/{item['message_id']}").json
         assert message["id"] == item["message_id"] and message["reference"] == f"item-{position}"
-        assert set(message["outputs"]) == {"email", "sms"}
+        assert set(message["outputs"]) == {"email", "sms", "web"}  # the SMS's page, made for it
 
 
 def test_items_come_a_page_at_a_time_and_by_status(client: FlaskClient) -> None:
