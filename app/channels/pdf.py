@@ -14,6 +14,11 @@ Bounded: before layout, cheap checks of the request refuse what cannot fit (a wo
 than any real one, more lines than MAX_PDF_PAGES can hold, more text than they can) in
 milliseconds; the layout itself runs in a child process (app/channels/sandbox.py) killed
 past PDF_TIME_LIMIT seconds or PDF_MEMORY_LIMIT MB, a 422 naming the limit.
+
+Reused: each process lays out with one FontConfiguration, a parsed copy of the document's
+<style> (the same text for every message of a brand, locale and type) and a bounded cache of
+the brand's stored pictures (app/channels/print_cache.py); a picture drawn for one message
+never outlives its render.
 """
 
 from __future__ import annotations
