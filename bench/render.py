@@ -55,6 +55,7 @@ from app.schemas import TYPE_CHANNELS
 from app.schemas.invoice import MAX_LINES
 from app.store import artifacts
 from app.templating import template
+from bench import pdf_cpu
 
 TYPES = ("appointment", "invoice", "bill")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -248,20 +249,22 @@ def bench_app(folder: Path, auto_reload: bool) -> Flask:
     })
 
 
-def run(repeat: int, types: list[str], auto_reload: bool = False) -> dict[str, Any]:
+def run(repeat: int, types: list[str], auto_reload: bool = False, pdfs: int = 0,
+        pdf_only: bool = False) -> dict[str, Any]:
     began, began_cpu = time.perf_counter(), time.process_time()
     environment = {
         "python": platform.python_version(), "weasyprint": weasyprint.__version__,
         "jinja2": jinja2.__version__, "mjml-python": version("mjml-python"),
         "cpu": pin_to_one_core(), "template_auto_reload": auto_reload, "repeat": repeat,
     }
+    pdf_results: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     fixtures: dict[str, dict[str, float]] = {}
     skipped: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="touchpoint-bench-") as folder:
         app = bench_app(Path(folder), auto_reload)
         with app.app_context():
-            for kind in types:
+            for kind in [] if pdf_only else types:
                 per_fixture = []
                 for path in sorted((FIXTURES / kind).glob("*.json")):
                     name = f"{kind}/{path.stem}"
@@ -279,12 +282,17 @@ def run(repeat: int, types: list[str], auto_reload: bool = False) -> dict[str, A
                     rows += type_rows(kind, per_fixture)
                 if kind == "invoice":
                     rows += invoice_pdf_rows(repeat)
+            pdf_results = pdf_cpu.measure(types, repeat)
+            if pdfs:
+                print(f"bench: {pdfs} PDFs for RSS", file=sys.stderr)
+                pdf_results["rss"] = pdf_cpu.rss_growth(pdfs)
         app.extensions["touchpoint.engine"].dispose()
     seconds = time.perf_counter() - began
     environment["seconds"] = round(seconds, 1)
     # Below 1, other processes had our core part of the time and every figure is inflated.
     environment["cpu_share"] = round((time.process_time() - began_cpu) / seconds, 2)
-    return {"environment": environment, "rows": rows, "fixtures": fixtures, "skipped": skipped}
+    return {"environment": environment, "rows": rows, "fixtures": fixtures, "skipped": skipped,
+            "pdf_cpu": pdf_results}
 
 
 # --- The table --------------------------------------------------------------------------------
@@ -321,12 +329,13 @@ def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     numeric = {2, 3, 4, 6, 7, 8}
     print(file=out)
-    for n, line in enumerate(lines):
+    for n, line in enumerate(lines if results["rows"] else []):  # none with --pdf-only
         cells = [cell.rjust(w) if i in numeric else cell.ljust(w)
                  for i, (cell, w) in enumerate(zip(line, widths, strict=True))]
         print("  ".join(cells).rstrip(), file=out)
         if n == 0:
             print("  ".join("-" * w for w in widths), file=out)
+    pdf_cpu.print_rows(results["pdf_cpu"], out)
     for name, reason in results["skipped"].items():
         print(f"skipped {name}: {reason}", file=out)
     print(f"\n{len(results['fixtures'])} fixtures; whole run {env['seconds']} s, "

@@ -14,6 +14,11 @@ Bounded: before layout, cheap checks of the request refuse what cannot fit (a wo
 than any real one, more lines than MAX_PDF_PAGES can hold, more text than they can) in
 milliseconds; the layout itself runs in a child process (app/channels/sandbox.py) killed
 past PDF_TIME_LIMIT seconds or PDF_MEMORY_LIMIT MB, a 422 naming the limit.
+
+Reused: each process lays out with one FontConfiguration, a parsed copy of the document's
+<style> (the same text for every message of a brand, locale and type) and a bounded cache of
+the brand's stored pictures (app/channels/print_cache.py); a picture drawn for one message
+never outlives its render.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.channels import ChannelOutput, File
+from app.channels.print_cache import shared
 from app.channels.sandbox import bounded
 from app.einvoice import CONFORMANCE_LEVEL, FILENAME, EInvoiceSkipped, facturx_xml
 from app.problems import FieldError, InvalidRequest, collect
@@ -65,6 +71,9 @@ class OwnAssetsFetcher(URLFetcher):
         self.public_base_url = public_base_url
         # Pictures drawn for this message, stored only at its commit: served from memory.
         self.pending = pending or {}
+        # What this fetcher answered from disk: the brand's stored pictures, the only ones an
+        # image cache may keep beyond the render (a QR or chart drawn for one message never).
+        self.stored: set[str] = set()
 
     def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
         if url.startswith(self.public_base_url + "/"):
@@ -74,6 +83,7 @@ class OwnAssetsFetcher(URLFetcher):
             if match:
                 path = self.assets.asset_path(match.group(1), "png")
                 if path.is_file():
+                    self.stored.add(url)
                     return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "image/png"})
         log.warning("refused to fetch %s", url[:200])
         raise FetchRefused(f"Touchpoint fetches only its own assets, not {url[:200]}")
@@ -133,9 +143,33 @@ class _OneFile(URLFetcher):
 def render_document(html: str, fetcher: OwnAssetsFetcher, *, einvoice: bytes | None = None,
                     created: datetime | None = None) -> tuple[bytes, int]:
     """The PDF and its page count; with `einvoice`, a PDF/A-3b file with the XML inside."""
-    document = HTML(string=html, base_url=fetcher.public_base_url + "/", url_fetcher=fetcher).render()
+    with shared().images.lend(fetcher) as images:
+        document = _lay_out_pages(html, fetcher, images)
+        return _write(document, fetcher, einvoice, created), len(document.pages)
+
+
+# The document's own stylesheet, the first <style> of its <head>: laid out from a parsed copy.
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+def _lay_out_pages(html: str, fetcher: OwnAssetsFetcher, images: dict[str, Any]) -> Any:
+    """WeasyPrint's pages of the document, with this process's fonts, its parsed copy of the
+    document's stylesheet (the same text for every message of a brand, locale and type) and
+    its cache of the brand's pictures."""
+    fonts, base_url = shared().fonts, fetcher.public_base_url + "/"
+    style = _STYLE.search(html, 0, html.find("</head>"))
+    stylesheets = []
+    if style:
+        stylesheets.append(shared().stylesheet(style.group(1), base_url, fetcher))
+        html = html[:style.start()] + html[style.end():]
+    return HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(
+        font_config=fonts, stylesheets=stylesheets, cache=images)
+
+
+def _write(document: Any, fetcher: OwnAssetsFetcher, einvoice: bytes | None,
+           created: datetime | None) -> bytes:
     if einvoice is None:
-        return document.write_pdf(), len(document.pages)
+        return document.write_pdf()
     document.metadata = FacturXMetadata(**vars(document.metadata))
     url = f"{fetcher.public_base_url}/{FILENAME}"
     attachment = Attachment(
@@ -147,9 +181,8 @@ def render_document(html: str, fetcher: OwnAssetsFetcher, *, einvoice: bytes | N
     # ResourceWarning each time); the same profile is handed over from bytes read once.
     document.color_profiles[_SRGB] = ColorProfile(io.BytesIO(_srgb_profile()), "sRGB2014.icc",
                                                   "relative-colorimetric", (["r"], ["g"], ["b"]))
-    data = document.write_pdf(pdf_variant="pdf/a-3b", output_intent=_SRGB, attachments=[attachment],
+    return document.write_pdf(pdf_variant="pdf/a-3b", output_intent=_SRGB, attachments=[attachment],
                               finisher=_finish_pdf_a)
-    return data, len(document.pages)
 
 
 _SRGB = "touchpoint-srgb"
@@ -227,6 +260,12 @@ def lay_out(html: str, assets_root: Path, public_base_url: str, einvoice: bytes 
     return render_document(html, fetcher, einvoice=einvoice, created=created)
 
 
+def warm_up() -> None:
+    """Load this process's fonts and the user-agent stylesheet: a sandbox child does it before
+    its first deadline."""
+    HTML(string="<p style='font-family: sans-serif'>warm <b>up</b></p>").render(font_config=shared().fonts)
+
+
 def render_bounded(html: str, assets_root: Path, public_base_url: str, einvoice: bytes | None,
                    created: datetime | None, config: Any,
                    cancelled: Callable[[], bool] | None = None,
@@ -236,6 +275,7 @@ def render_bounded(html: str, assets_root: Path, public_base_url: str, einvoice:
     data, pages = bounded(
         lay_out, (html, assets_root, public_base_url, einvoice, created, pending),
         seconds=config["PDF_TIME_LIMIT"], megabytes=config["PDF_MEMORY_LIMIT"], cancelled=cancelled,
+        warm_up=warm_up,
     )
     limit = config["MAX_PDF_PAGES"]
     if pages > limit:

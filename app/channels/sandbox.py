@@ -62,9 +62,9 @@ class ChildFailed(RuntimeError):
 
 
 class _Child:
-    def __init__(self) -> None:
+    def __init__(self, warm_up: Callable[[], object] | None) -> None:
         self.conn, child_end = _context.Pipe()
-        self.process = _context.Process(target=_serve, args=(child_end,), name="touchpoint-pdf",
+        self.process = _context.Process(target=_serve, args=(child_end, warm_up), name="touchpoint-pdf",
                                         daemon=True)
         self.process.start()
         child_end.close()
@@ -83,10 +83,12 @@ class _Child:
 
 
 class Sandbox:
-    """A few warm children of this process; `call` runs one function in one of them."""
+    """A few warm children of this process; `call` runs one function in one of them. Each child
+    runs `warm_up` once before its first call (by default it lays out a line of text)."""
 
-    def __init__(self, processes: int = PROCESSES) -> None:
+    def __init__(self, processes: int = PROCESSES, warm_up: Callable[[], object] | None = None) -> None:
         self.processes = processes
+        self.warm_up = warm_up
         self._idle: list[_Child] = []
         self._count = 0
         self._lock = threading.Condition()
@@ -141,7 +143,7 @@ class Sandbox:
                 return self._idle.pop()
             self._count += 1
         try:
-            return _Child()
+            return _Child(self.warm_up)
         except BaseException:
             with self._lock:
                 self._count -= 1
@@ -178,14 +180,15 @@ def _relog(records: list[tuple[str, int, str]]) -> None:
 
 
 def bounded(function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float, megabytes: int,
-            cancelled: Callable[[], bool] | None = None) -> Any:
+            cancelled: Callable[[], bool] | None = None,
+            warm_up: Callable[[], object] | None = None) -> Any:
     """`function(*args)` under the limits: here in a pool process's main thread (the embedded
     runner's, or a Celery prefork worker's, which is daemonic and may not have children), else
-    in a child of this process's sandbox."""
+    in a child of this process's sandbox, whose children run `warm_up` once when they start."""
     pooled = multiprocessing.parent_process() is not None or multiprocessing.current_process().daemon
     if pooled and threading.current_thread() is threading.main_thread():
         return run_here(function, args, seconds=seconds, megabytes=megabytes)
-    return sandbox().call(function, args, seconds=seconds, megabytes=megabytes, cancelled=cancelled)
+    return sandbox(warm_up).call(function, args, seconds=seconds, megabytes=megabytes, cancelled=cancelled)
 
 
 class _OverTime(BaseException):
@@ -221,12 +224,13 @@ _owner = 0
 _sandbox_lock = threading.Lock()
 
 
-def sandbox() -> Sandbox:
-    """This process's sandbox (a forked process gets a new one: children are not shared)."""
+def sandbox(warm_up: Callable[[], object] | None = None) -> Sandbox:
+    """This process's sandbox (a forked process gets a new one: children are not shared); the
+    first caller's `warm_up` is its children's."""
     global _sandbox, _owner
     with _sandbox_lock:
         if _sandbox is None or _owner != os.getpid():
-            _sandbox, _owner = Sandbox(), os.getpid()
+            _sandbox, _owner = Sandbox(warm_up=warm_up), os.getpid()
             atexit.register(_sandbox.close)
         return _sandbox
 
@@ -245,13 +249,11 @@ class _Collect(logging.Handler):
         self.records.append((record.name, record.levelno, record.getMessage()))
 
 
-def _serve(conn: Connection) -> None:
-    from weasyprint import HTML
-
+def _serve(conn: Connection, warm_up: Callable[[], object] | None) -> None:
     collect = _Collect()
     logging.getLogger().addHandler(collect)
     # Fonts and the user-agent stylesheet load on the first layout: do it before any deadline.
-    HTML(string="<p style='font-family: sans-serif'>warm <b>up</b></p>").write_pdf()
+    (warm_up or _lay_out_a_line)()
     collect.records.clear()
     started = _resident()
     conn.send("ready")
@@ -265,6 +267,12 @@ def _serve(conn: Connection) -> None:
         collect.records = []
         if answer[0] == "memory":
             os._exit(0)  # a heap that ran out mid-layout is not trusted with another
+
+
+def _lay_out_a_line() -> None:
+    from weasyprint import HTML
+
+    HTML(string="<p style='font-family: sans-serif'>warm <b>up</b></p>").write_pdf()
 
 
 def _limit_address_space(megabytes: int) -> tuple[int, tuple[int, int]]:
