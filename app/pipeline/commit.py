@@ -8,10 +8,9 @@ Rendered value. Output: the answer, once everything is stored.
 
 This is the one place a render writes: first the files (the pictures it drew, then the
 message's artifacts, each atomically), then one transaction with the message row and every
-record, on SQLite queued behind the other writers (`store.one_writer`). If any of it fails,
-the transaction rolls back and the message's files are removed, so a failed request leaves
-nothing behind (the content-addressed pictures stay: they name no one and other messages
-share them).
+record. If any of it fails, the transaction rolls back and the message's files are removed,
+so a failed request leaves nothing behind (the content-addressed pictures stay: they name no
+one and other messages share them).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import logs
 from app.pipeline.rendered import Record, Rendered
-from app.store import archive, artifacts, idempotency, one_writer, session
+from app.store import archive, artifacts, idempotency, session
 from app.visuals.drawn import keep
 
 
@@ -50,8 +49,7 @@ def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
         for asset in rendered.assets:
             keep(store, asset)  # content-addressed, shared: kept even if the rest fails
         files = archive.write_files(store, rendered.message_id, rendered.outputs)
-        with one_writer(db):
-            _write_rows(db, rendered, files, records)
+        _write_rows(db, rendered, files, records)
     except BaseException:
         store.discard_message(rendered.message_id)
         raise

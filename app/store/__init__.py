@@ -7,10 +7,7 @@ request (`store.session()`).
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -23,7 +20,7 @@ from app.store import schema
 from app.store.artifacts import ArtifactStore, sweep_command
 from app.store.commands import db_command
 
-__all__ = ["ArtifactStore", "artifacts", "engine_for", "init_app", "one_writer", "session"]
+__all__ = ["ArtifactStore", "artifacts", "engine_for", "init_app", "session"]
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -76,9 +73,6 @@ def init_app(app: Flask) -> None:
         sessionmaker(engine, expire_on_commit=False) if problem is None else _refuse(problem)
     )
     app.extensions["touchpoint.engine"] = engine
-    database_file = _sqlite_file(app.config["DATABASE_URL"])
-    app.extensions["touchpoint.writer_lock"] = (
-        None if database_file is None else database_file.with_name(database_file.name + "-writer"))
     app.extensions["touchpoint.artifacts"] = ArtifactStore(Path(app.config["ARTIFACT_DIR"]))
     app.teardown_appcontext(_close_session)
     app.cli.add_command(db_command)
@@ -123,33 +117,6 @@ def session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["touchpoint.db"]()
     return g.db_session
-
-
-@contextmanager
-def one_writer(db: Session) -> Iterator[None]:
-    """Around a render's write transaction, on SQLite: wait for the other writers of every
-    process in line, then write.
-
-    SQLite lets one connection write at a time, and one that finds the file locked polls it,
-    sleeping 1, 2, 5, 10, then up to 100 ms between tries, so under load a write that could
-    have started a millisecond later waits tens. An exclusive `flock` on a file beside the
-    database queues the writers instead: the kernel wakes the next one as soon as the lock is
-    let go. Each holder opens its own descriptor, so threads of one process queue too.
-
-    A session that is already writing holds SQLite's lock, so it goes on without waiting here
-    (waiting could deadlock with a writer that holds this lock and waits for SQLite's).
-    PostgreSQL has row locks and needs none of this.
-    """
-    lock_path = current_app.extensions["touchpoint.writer_lock"]
-    if lock_path is None or db.connection().connection.dbapi_connection.in_transaction:
-        yield
-        return
-    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)  # lets the lock go
 
 
 def artifacts() -> ArtifactStore:
