@@ -47,7 +47,7 @@ def test_newest_first_a_page_at_a_time(any_app: Flask) -> None:
     assert [item["id"] for item in seen] == made[::-1]
     first = seen[-1]
     assert first["type"] == "invoice" and first["reference"] == "order 0"
-    assert first["channels"] == ["sms"] and first["brand"] == "demo-coffee"
+    assert first["channels"] == ["sms", "web"] and first["brand"] == "demo-coffee"  # the SMS and its page
     assert first["created"].endswith("+00:00")
     assert first["actions"] == []
 

@@ -139,10 +139,10 @@ def build_answer(message: Composed, enriched: Enriched,
 def _channels(request: RenderRequest) -> list[str]:
     """The channels to render: those asked for (or all of the type's), and the hosted page
     whenever there is an SMS, which always carries a way to act and has room only for a link."""
-    channels = list(request.channels or TYPE_CHANNELS[request.type])
-    if "sms" in channels and "web" not in channels:
-        channels.append("web")
-    return channels
+    channels = set(request.channels or TYPE_CHANNELS[request.type])
+    if "sms" in channels:
+        channels.add("web")
+    return [name for name in TYPE_CHANNELS[request.type] if name in channels]
 
 
 def _links(message_id: str) -> dict[str, str]:
