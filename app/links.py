@@ -162,13 +162,21 @@ def absolute(path: str) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}{path}"
 
 
+SHORT_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
 def short_code(message_id: str) -> str:
-    """The message's short SMS link code: 12 URL-safe characters (72 bits) of an HMAC of its id
+    """The message's short SMS link code: 12 letters and digits (71 bits) of an HMAC of its id
     under the secret key, so no one can guess another message's from their own, and the
-    archive can store it without being told (`archive.add_message`)."""
+    archive can store it without being told (`archive.add_message`). No `-` or `_`: a phone
+    that links the URL in a text could leave one at the end out of the link."""
     digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"touchpoint.short:{message_id}".encode(),
                       hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:9]).decode()
+    number, code = int.from_bytes(digest[:16]), []
+    for _ in range(12):
+        number, digit = divmod(number, len(SHORT_ALPHABET))
+        code.append(SHORT_ALPHABET[digit])
+    return "".join(code)
 
 
 def message_links(message_id: str) -> dict[str, str]:

@@ -1,17 +1,20 @@
 """`python -m bench.celery_scale N`: the scaled-out runner with 1, then 2 Celery worker processes.
 
 The same bills as `bench.billrun` (email + PDF, 13 to 24 months of usage), posted as one NDJSON
-job to a service configured for scale: PostgreSQL as the coordinator (a schema of its own in
-DATABASE_URL's database, default the `test` database on 127.0.0.1, dropped afterwards) and a
-Redis broker (a queue and key prefix of its own, removed afterwards). For each worker count,
-`celery -A app.worker worker -c W` is started, warmed on 2 bills a process, then timed on N
-bills from the job's acceptance to its end. Printed per run: bills per second, the workers'
-and PostgreSQL's CPU per bill; then the speed-up of 2 processes over 1 (the goal is 1.9x),
-the database queries per item on PostgreSQL (counted in this process on the same path), and
-from PostgreSQL's CPU per bill, the items per second one PostgreSQL core would coordinate.
-PostgreSQL's CPU is every `postgres` process on the machine: other clients count too.
-Figures are printed, never asserted; the exit status is 1 when a job does not end done or a
-bill is not archived exactly once with its PDF (tests/test_billrun.py runs it with N = 4).
+job to a service configured for scale: PostgreSQL as the coordinator and a broker, each of the
+bench's own and removed afterwards, made with bench.jobs' helpers (TEST_POSTGRES_URL, default
+the `test` database on 127.0.0.1; BENCH_BROKER_URL, default Redis). bench.jobs times Celery
+with 1 and 2 processes too, beside the embedded runner; this adds PostgreSQL's CPU per bill
+and checks the archive. For each worker count, `celery -A app.worker worker -c W` is started,
+warmed on 2 bills a process, then timed on N bills from the job's acceptance to its end.
+
+Printed per run: bills per second, the workers' and PostgreSQL's CPU per bill; then the
+speed-up of 2 processes over 1 (the goal is 1.9x), the database queries per item on
+PostgreSQL (counted in this process on the same path), and from PostgreSQL's CPU per bill the
+items per second one PostgreSQL core would coordinate. PostgreSQL's CPU is every `postgres`
+process on the machine: other clients count too. Figures are printed, never asserted; the exit
+status is 1 when a job does not end done or a bill is not archived exactly once with its PDF
+(tests/test_billrun.py runs it with N = 4).
 """
 
 from __future__ import annotations
@@ -32,18 +35,17 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from app import create_app
 from app.auth import SCOPES, keys
 from app.store import session
 from app.store.models import Message
 from bench.billrun import bills, queries_per_item
+from bench.jobs import BROKER_URL, _forget, schema
 from bench.proc import cpu_seconds, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 POLL = 0.5
 PATIENCE = 6 * 3600.0
 
@@ -58,33 +60,6 @@ def postgres_pids() -> list[int]:
             except OSError:
                 continue
     return found
-
-
-@contextmanager
-def own_schema() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    schema = f"tp_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def remove_broker_keys(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS)
-    try:
-        stale = list(client.scan_iter(f"{prefix}*"))
-        if stale:
-            client.delete(*stale)
-    finally:
-        client.close()
 
 
 @contextmanager
@@ -141,7 +116,7 @@ def scaled_app(database_url: str, workdir: Path, queue: str, prefix: str,
                count: int) -> tuple[Flask, dict[str, Any]]:
     settings = {"SECRET_KEY": "bench-celery-scale", "DATABASE_URL": database_url,
                 "ARTIFACT_DIR": str(workdir / "artifacts"), "PUBLIC_BASE_URL": "http://touchpoint.bench",
-                "CELERY_BROKER_URL": REDIS, "CELERY_QUEUE": queue,
+                "CELERY_BROKER_URL": BROKER_URL, "CELERY_QUEUE": queue,
                 "CELERY_BROKER_TRANSPORT_OPTIONS": {"global_keyprefix": prefix},
                 "TEMPLATE_AUTO_RELOAD": False,
                 # Chunks small enough that both processes have work to the end of the run.
@@ -166,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     queue, prefix = f"touchpoint-bench-{unique}", f"tp-bench-{unique}:"
     runs = []
     try:
-        with own_schema() as database_url:
+        with schema() as database_url:
             app, settings = scaled_app(database_url, workdir, queue, prefix, args.bills)
             with app.app_context():
                 _, key = keys.create(session(), "bench", list(SCOPES), None)
@@ -179,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             app.extensions["touchpoint.engine"].dispose()
             queries = queries_per_item(workdir, database_url)
     finally:
-        remove_broker_keys(prefix)
+        _forget(queue, {"global_keyprefix": prefix})
     return report(args.bills, runs, queries)
 
 

@@ -38,7 +38,7 @@ def test_babel_typography_is_said_in_gsm7() -> None:
 
 
 def short_link_of(text: str) -> str:
-    [link] = re.findall(rf"{re.escape(PUBLIC_BASE_URL)}/s/[A-Za-z0-9_-]{{12}}", text)
+    [link] = re.findall(rf"{re.escape(PUBLIC_BASE_URL)}/s/[A-Za-z0-9]{{12}}(?![A-Za-z0-9_-])", text)
     return link.removeprefix(PUBLIC_BASE_URL)
 
 

@@ -203,7 +203,7 @@ def customer_pages() -> dict[str, Any]:
                                "as long as the message's links live (WEB_LINK_MAX_AGE)",
                     "security": public,
                     "parameters": [{"name": "code", "in": "path", "required": True,
-                                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{12}$"},
+                                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{12}$"},
                                     "description": "The message's opaque short code."}],
                     "responses": {"302": {"description": "Location: the message's hosted page"},
                                   **bad_link}},
