@@ -1,9 +1,9 @@
 """The archive of messages: a rendered message's row and artifact files, and reading them back.
 
-A render stores through app/pipeline/commit.py: `write_files` writes the message's files (each
-atomically), then `add_message` inserts its rows in the render's one transaction; the caller
-commits, or rolls back and removes the files again (`ArtifactStore.discard_message`), so a
-failed request leaves nothing.
+A render stores through app/pipeline/commit.py: `write_files` writes the message's files (in
+place: no reader reaches them before the row commits), then `add_message` inserts its rows in
+the render's one transaction; the caller commits, or rolls back and removes the files again
+(`ArtifactStore.discard_message`), so a failed request leaves nothing.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def load_profile(customer_id: str | None) -> dict[str, Any] | None:
 
 def write_files(store: ArtifactStore, message_id: str,
                 outputs: dict[str, ChannelOutput]) -> list[dict[str, Any]]:
-    """Write a message's files, each atomically; answer the rows `add_message` inserts for them.
-    Done before the transaction, so the database is held only for the inserts."""
+    """Write a message's files; answer the rows `add_message` inserts for them. Done before
+    the transaction, so the database is held only for the inserts."""
     rows = []
     for output in outputs.values():
         for file in output.files:
@@ -43,6 +43,11 @@ def write_files(store: ArtifactStore, message_id: str,
                          "content_type": file.content_type, "path": path,
                          "size": len(file.data), "sha256": digest})
     return rows
+
+
+_INSERT_MESSAGE = insert(Message.__table__)
+_INSERT_ARTIFACT = insert(Artifact.__table__)
+_INSERT_OFFER_SHOWN = insert(OfferShown.__table__)
 
 
 def add_message(
@@ -76,11 +81,6 @@ def add_message(
              "brand": brand, "shown_at": created_at}
             for block in blocks
         ])
-
-
-_INSERT_MESSAGE = insert(Message.__table__)
-_INSERT_ARTIFACT = insert(Artifact.__table__)
-_INSERT_OFFER_SHOWN = insert(OfferShown.__table__)
 
 
 def get_message(message_id: str) -> Message | None:
