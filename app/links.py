@@ -11,6 +11,9 @@ and seals, and every key in `SECRET_KEY_FALLBACKS` still verifies and opens.
 Links sent before sealing carry the id in clear (`msg_….<ts>.<sig>`); they are still
 accepted, with their signature and age checked as before, until WEB_LINK_MAX_AGE retires
 them (400 days after they were made).
+
+The forms on those pages (reschedule, cancel, preferences, undo an unsubscribe) carry a
+signed double-submit token (OWASP): `SignedForms`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import binascii
 import hashlib
 import hmac
 import re
+import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -27,10 +32,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
+from flask import Request, Response, current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from app.problems import Gone, NotFound
+from app.problems import Gone, NotFound, Problem
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -198,3 +203,58 @@ def message_links(message_id: str) -> dict[str, str]:
         "api_ics": absolute(f"{api}/invite.ics"),
         "api_eml": absolute(f"{api}/email.eml"),
     }
+
+
+# --------------------------------------------------------------------------- forms
+
+CSRF_FIELD = "csrf"
+
+
+class FormRefused(Problem):
+    """A POST of a customer page's form without its CSRF token, or with another page's."""
+
+    status, title, slug = 403, "Form refused", "form-refused"
+
+
+@dataclass(frozen=True)
+class SignedForms:
+    """Signed double-submit CSRF tokens for the forms of one kind of customer page: a random
+    cookie (`cookie`), and in the form a token signed under `purpose` that binds the cookie to
+    the message (sealed: the page shows no message id) and to the form's `action`. Tokens and
+    cookies live APPOINTMENT_FORM_MAX_AGE seconds."""
+
+    purpose: str
+    cookie: str
+
+    def cookie_of(self, request: Request) -> str:
+        """The browser's form cookie, or a new one to set."""
+        value = request.cookies.get(self.cookie, "")
+        return value if 20 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum() \
+            else secrets.token_urlsafe(24)
+
+    def token(self, cookie: str, message_id: str, action: str = "") -> str:
+        return sign(self.purpose, self._payload(cookie, message_id, action))
+
+    def _payload(self, cookie: str, message_id: str, action: str) -> dict[str, str]:
+        return {"c": cookie, "s": seal(self.purpose, message_id), "a": action}
+
+    def set_cookie(self, response: Response, cookie: str, path: str) -> None:
+        """The form cookie, for the pages' own path (`/a/`, `/p/`, `/u/`)."""
+        secure = current_app.config["PUBLIC_BASE_URL"].startswith("https://")
+        response.set_cookie(self.cookie, cookie, max_age=current_app.config["APPOINTMENT_FORM_MAX_AGE"],
+                            path=path, secure=secure, httponly=True, samesite="Strict")
+
+    def check(self, request: Request, message_id: str, action: str = "") -> None:
+        """Refuse a POST whose form token is missing, forged, stale, or made for another page."""
+        token = request.form.get(CSRF_FIELD, "")
+        cookie = request.cookies.get(self.cookie, "")
+        if not token or not cookie:
+            raise FormRefused("The form was sent without its security token.")
+        try:
+            payload: Any = unsign(self.purpose, token, current_app.config["APPOINTMENT_FORM_MAX_AGE"])
+        except Gone as exc:
+            raise FormRefused("The page was open too long.") from exc
+        except NotFound as exc:
+            raise FormRefused("The form's security token is not valid.") from exc
+        if payload != self._payload(cookie, message_id, action):
+            raise FormRefused("The form was made for another page.")

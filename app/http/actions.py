@@ -17,17 +17,10 @@ from app import webhooks
 from app.appointments import actions, pages
 from app.appointments.current import Current
 from app.appointments.problems import AppointmentClosed, SlotTaken, SlotUnavailable
-from app.appointments.tokens import (
-    FormRefused,
-    check_form,
-    form_cookie,
-    form_token,
-    read_action_token,
-    set_form_cookie,
-)
+from app.appointments.tokens import FORMS, read_action_token
 from app.auth import requires
 from app.http.messages import visible_message
-from app.links import absolute, message_links
+from app.links import FormRefused, absolute, message_links
 from app.store import customers, session
 from app.templating import render
 from app.webhooks import delivery
@@ -55,13 +48,13 @@ def _page(template: str, context: dict[str, Any], status: int = 200, cookie: str
                         mimetype="text/html")
     response.headers.update(PAGE_HEADERS)
     if cookie is not None:
-        set_form_cookie(response, cookie)
+        FORMS.set_cookie(response, cookie, "/a/")
     return response
 
 
 def _form(token: str, action: str, message_id: str, current: Current) -> tuple[dict[str, str], str]:
-    cookie = form_cookie(request)
-    return {"action": f"/a/{token}/{action}", "csrf": form_token(cookie, message_id, action),
+    cookie = FORMS.cookie_of(request)
+    return {"action": f"/a/{token}/{action}", "csrf": FORMS.token(cookie, message_id, action),
             "sequence": str(current.appointment.sequence)}, cookie
 
 
@@ -109,7 +102,7 @@ def reschedule_submit(token: str) -> Response:
     message_id = read_action_token(token, now())
     current = actions.load(message_id)
     try:
-        check_form(request, message_id, "reschedule")
+        FORMS.check(request, message_id, "reschedule")
     except FormRefused:
         return _refused(token, "reschedule", current)
     slot = request.form.get("slot", "")
@@ -143,7 +136,7 @@ def cancel_submit(token: str) -> Response:
     message_id = read_action_token(token, now())
     current = actions.load(message_id)
     try:
-        check_form(request, message_id, "cancel")
+        FORMS.check(request, message_id, "cancel")
     except FormRefused:
         return _refused(token, "cancel", current)
     try:

@@ -22,18 +22,9 @@ from flask import Blueprint, Response, request
 
 from app import webhooks
 from app.http.actions import PAGE_HEADERS
+from app.links import FormRefused
 from app.preferences import centre, pages
-from app.preferences.tokens import (
-    PREFERENCES,
-    UNSUBSCRIBE,
-    FormRefused,
-    check_form,
-    form_cookie,
-    form_token,
-    preferences_url,
-    read_token,
-    set_form_cookie,
-)
+from app.preferences.tokens import FORMS, PREFERENCES, UNSUBSCRIBE, preferences_url, read_token
 from app.templating import render
 
 bp = Blueprint("preferences", __name__)
@@ -52,13 +43,13 @@ def _page(template: str, context: dict[str, Any], cookie: str | None, path: str,
                         mimetype="text/html")
     response.headers.update(PAGE_HEADERS)
     if cookie is not None:
-        set_form_cookie(response, cookie, path)
+        FORMS.set_cookie(response, cookie, path)
     return response
 
 
 def _form(action: str, message_id: str) -> tuple[dict[str, str], str]:
-    cookie = form_cookie(request)
-    return {"action": action, "csrf": form_token(cookie, message_id)}, cookie
+    cookie = FORMS.cookie_of(request)
+    return {"action": action, "csrf": FORMS.token(cookie, message_id)}, cookie
 
 
 def _centre(token: str, message_id: str, subject: centre.Subject, notice: str | None = None,
@@ -80,7 +71,7 @@ def preferences_submit(token: str) -> Response:
     message_id = read_token(PREFERENCES, token)
     subject = centre.subject_of(message_id)
     try:
-        check_form(request, message_id)
+        FORMS.check(request, message_id)
     except FormRefused:
         return _centre(token, message_id, subject, notice="refused", status=403)
     changed = centre.apply(subject, centre.from_form(subject.brand, request.form, now()),
@@ -112,7 +103,7 @@ def unsubscribe_submit(token: str) -> Response:
     if request.form.get("undo"):
         # Switching suggestions on again is a page's form, not a mail client's one click.
         try:
-            check_form(request, message_id)
+            FORMS.check(request, message_id)
         except FormRefused:
             return _unsubscribe_page(token, message_id, subject, status=403)
         changed = centre.apply(subject, centre.set_suggestions(subject.brand.id, True, now()), "undo", now())
