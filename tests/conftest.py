@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy import create_engine, text
 
 from app import create_app
@@ -162,6 +162,19 @@ def chromium(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=measure.CHROMIUM, args=measure.CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+# A small phone, the narrowest screen the customer pages are made for.
+PHONE = {"width": 320, "height": 640}
+
+
+@pytest.fixture
+def phone(chromium: Browser) -> Iterator[Page]:
+    """A page on a 320 px touch phone, in a browser context of its own."""
+    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    yield page
+    context.close()
 
 
 @pytest.fixture(scope="module")

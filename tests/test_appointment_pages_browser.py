@@ -3,29 +3,20 @@ sideways, thumb-sized targets; and the whole journey done by tapping, as a custo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from tests import browser as measure
 from tests.appointments import actions, appointment
+from tests.conftest import PHONE
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 320, "height": 640}
 TARGETS = "a.c-button, nav a, button, label.c-slot"
-
-
-@pytest.fixture
-def phone(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def rendered(live: tuple[Flask, str], appointment_id: str, locale: str = "en") -> dict[str, Any]:

@@ -4,32 +4,22 @@ every tap target at least 44 px high; a customer switches a topic off and unsubs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from tests import browser as measure
-from tests.conftest import load_fixture
+from tests.conftest import PHONE, load_fixture
 from tests.test_accessibility import FAILING, RULES, _describe
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 320, "height": 640}
 TARGETS = "a.c-button, button, label.c-switch"
 LOCALES = ["en", "nl-BE", "fr-BE", "de-DE"]
-
-
-@pytest.fixture
-def phone(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def rendered(live: tuple[Flask, str], customer_id: str, locale: str) -> dict[str, Any]:
