@@ -73,11 +73,12 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     }
     advisor = None
     if data.advisor:
+        phone = fmt.phone(data.advisor.phone) if data.advisor.phone else None
         advisor = {
             "name": data.advisor.name,
             "role": data.advisor.role,
-            "phone": fmt.phone(data.advisor.phone).text if data.advisor.phone else None,
-            "phone_href": fmt.phone(data.advisor.phone).href if data.advisor.phone else None,
+            "phone": phone.text if phone else None,
+            "phone_href": phone.href if phone else None,
             "email": data.advisor.email,
             "photo": enriched.images.get("advisor_photo"),
             "initials": _initials(data.advisor.name),
