@@ -42,7 +42,7 @@ from app.auth import SCOPES, keys
 from app.store import session
 from app.store.models import Message
 from bench.billrun import bills, queries_per_item
-from bench.jobs import BROKER_URL, _forget, schema
+from bench.jobs import BROKER_URL, forget_queue, schema
 from bench.proc import cpu_seconds, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             app.extensions["touchpoint.engine"].dispose()
             queries = queries_per_item(workdir, database_url)
     finally:
-        _forget(queue, {"global_keyprefix": prefix})
+        forget_queue(queue, {"global_keyprefix": prefix})
     return report(args.bills, runs, queries)
 
 

@@ -223,13 +223,14 @@ def celery(count: int, processes: int, database_url: str, workdir: Path) -> dict
         worker.wait(timeout=60)
         runner(app).stop()
         app.extensions["touchpoint.engine"].dispose()
-        _forget(queue, options)
+        forget_queue(queue, options)
     return {"processes": processes, "rate": job.done / elapsed, "elapsed": elapsed, "done": job.done,
             "failed": job.failed, "machine_share": cpu / (elapsed * CORES), "rss_mb": rss,
             "load_before": load_before, "cpu_per_message": cpu / max(job.done, 1), "machine_busy": busy}
 
 
-def _forget(queue: str, options: dict[str, Any]) -> None:
+def forget_queue(queue: str, options: dict[str, Any]) -> None:
+    """Remove a bench run's queue from the broker (on Redis, every key under its prefix)."""
     if BROKER_URL.startswith("redis"):
         import redis
 
