@@ -260,16 +260,16 @@ class Linter:
 
     # Customers in control: a message with personal blocks links the preference centre
 
-    def _closure(self, path: Path) -> list[Path]:
-        """`path` and every template and component file it includes, directly or not."""
-        found: list[Path] = []
-        pending = [path]
+    def _sources(self, *roots: Path) -> dict[Path, str]:
+        """The text of each root and of every template and component file it includes,
+        directly or not."""
+        found: dict[Path, str] = {}
+        pending = list(roots)
         while pending:
             current = pending.pop()
             if current in found or not current.is_file():
                 continue
-            found.append(current)
-            source = current.read_text(encoding="utf-8", errors="replace")
+            source = found[current] = current.read_text(encoding="utf-8", errors="replace")
             pending += [self.components / p for p in re.findall(r"components/([\w./-]+\.\w+)", source)]
             pending += [self.templates / p for p in re.findall(r"templates/([\w./-]+\.\w+)", source)]
         return found
@@ -280,9 +280,7 @@ class Linter:
         receive'), in the same face: the blocks' why line points there to turn them off."""
         for kind in TYPE_CHANNELS:
             for name in ("email.mjml", "document.html"):
-                path = self.templates / kind / name
-                closure = self._closure(path)
-                sources = {p: p.read_text(encoding="utf-8", errors="replace") for p in closure}
+                sources = self._sources(self.templates / kind / name)
                 offers = [(p, text) for p, text in sources.items() if "components/offers/" in text]
                 if not offers or any("links.preferences" in text for text in sources.values()):
                     continue
@@ -519,18 +517,8 @@ class Linter:
 
     def components_of(self, kind: str) -> set[str]:
         """The components a type's templates include (directly or through templates/base)."""
-        names: set[str] = set()
-        pending = [*(self.templates / kind).glob("*")]
-        seen: set[Path] = set()
-        while pending:
-            path = pending.pop()
-            if path in seen or not path.is_file():
-                continue
-            seen.add(path)
-            source = path.read_text(encoding="utf-8", errors="replace")
-            names |= set(re.findall(r"components/([\w-]+)/", source))
-            pending += [self.templates / p for p in re.findall(r"templates/([\w./-]+\.\w+)", source)]
-        return names
+        sources = self._sources(*(self.templates / kind).glob("*"))
+        return {name for text in sources.values() for name in re.findall(r"components/([\w-]+)/", text)}
 
     def check_fixtures(self) -> None:
         brands = self.registry.ids()
