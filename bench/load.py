@@ -14,7 +14,7 @@ What is printed: renders per second, p50 and p99 of the email renders, the CPU s
 server's processes and this load generator used (and the machine's share busy), every
 answer that was neither 201 nor, for a shared key, 409 (a key still in flight, CONTRACT.md),
 the "database is locked" lines in the server's log, messages stored per idempotency key,
-and the median milliseconds of each pipeline stage, from the server's JSON render lines.
+and the median and p99 milliseconds of each pipeline stage, from the server's JSON render lines.
 Times are figures, not verdicts; the exit status is 1 only for a correctness failure
 (an error, a locked database, a key with other than one message, a server that did not stop
 cleanly). The goal, on 2 cores: at least 300 email renders per second, p99 under 100 ms.
@@ -226,8 +226,9 @@ def report(args: argparse.Namespace, results: Results, seconds: float, server_cp
           f"load generator {client_cpu:.1f} s; machine {busy_share:.0%} busy over the run")
     print("answers: " + ", ".join(f"{kind} {status}: {count}"
                                   for (kind, status), count in sorted(results.statuses.items())))
-    print("server-side median ms per stage: " + ", ".join(
-        f"{stage} {statistics.median(values):.2f}" for stage, values in stages.items() if values))
+    print("server-side ms per stage, median / p99: " + ", ".join(
+        f"{stage} {statistics.median(values):.2f} / {percentile(values, 0.99):.1f}"
+        for stage, values in stages.items() if values))
     failures = [f"{len(results.errors)} errors, e.g. {results.errors[:3]}"] if results.errors else []
     print(f"errors: {len(results.errors)}; 'database is locked' in the log: {locked}")
     expected = {f"idem-{key}": 1 for key in range(IDEMPOTENT_KEYS)}
