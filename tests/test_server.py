@@ -295,6 +295,19 @@ def test_production_refuses_to_start_and_names_the_setting(tmp_path: Path, setti
     assert not (tmp_path / "var" / "dev-api-key").exists()
 
 
+def test_a_port_another_process_listens_on_stops_the_start(tmp_path: Path) -> None:
+    """The web processes bind with SO_REUSEPORT, which would let two services share a port
+    without a word: the launcher refuses instead, naming PORT."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        log = tmp_path / "refused.log"
+        process = start(tmp_path / "var", port, log)
+        assert process.wait(PATIENCE) == 2
+    assert f"touchpoint: cannot start: PORT {port} on HOST '127.0.0.1' is in use" in log.read_text()
+
+
 # Stopping: last, since it stops the module's server.
 
 def test_sigterm_mid_render_finishes_it_and_stores_nothing_by_half(server: Server) -> None:
