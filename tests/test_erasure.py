@@ -16,7 +16,7 @@ from app.jobs.embedded import drain
 from app.jobs.models import JobItem
 from app.store import session
 from app.store.models import Base
-from tests.appointments import actions, appointment, open_form, render, share_templates, submit
+from tests.appointments.helpers import actions, appointment, open_form, render, share_templates, submit
 from tests.conftest import load_fixture
 from tests.test_clicks import click_links
 

@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import metrics
 from app.jobs.embedded import drain
 from tests.conftest import load_fixture
-from tests.jobs import items
+from tests.jobs.helpers import items
 
 
 def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from app.links import seal, sign_message
-from tests.appointments import actions, appointment, get_page, open_form, render, share_templates
+from tests.appointments.helpers import actions, appointment, get_page, open_form, render, share_templates
 from tests.conftest import PUBLIC_BASE_URL, load_fixture
 
 CUSTOMER_PATHS = re.compile(re.escape(PUBLIC_BASE_URL) + r"/(?:m|a|c|p|u)/[^\s\"'<>)\\]+")

@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 
 from app import outbound
 from app.config import load
-from tests.appointments import appointment
-from tests.jobs import items
+from tests.appointments.helpers import appointment
+from tests.jobs.helpers import items
 from tests.test_webhooks import configure, customer_reschedules, deliver, deliveries
 
 FIELD = "data.reschedule.callback_url"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.jobs import wait_for
+from tests.jobs.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -27,7 +27,7 @@ from standardwebhooks.webhooks import Webhook
 from app.serve import wake
 from app.webhooks.delivery import Report, backoff, deliver_due
 from app.webhooks.models import WebhookDelivery
-from tests.appointments import actions, appointment, open_form, render, share_templates, submit
+from tests.appointments.helpers import actions, appointment, open_form, render, share_templates, submit
 from tests.conftest import _config, make_app
 
 SECRET = "whsec_" + base64.b64encode(b"a 32-byte key for webhook tests!").decode()

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 from app.jobs.embedded import EmbeddedRunner, drain
 from tests.conftest import load_fixture
-from tests.jobs import wait_for
+from tests.jobs.helpers import wait_for
 
 ASYNC = {"Prefer": "respond-async"}
 

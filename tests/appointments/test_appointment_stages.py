@@ -12,12 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.pipeline import prepare_message
-from tests.appointments import actions, appointment, get_page, render, share_templates
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    return share_templates(app)
+from tests.appointments.helpers import actions, appointment, get_page, render
 
 
 def compose(app: Flask, document: dict[str, Any], now: datetime) -> Any:

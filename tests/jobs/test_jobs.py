@@ -26,7 +26,16 @@ from app.store import session
 from app.store.models import Message
 from app.webhooks.delivery import deliver_due
 from tests.conftest import PUBLIC_BASE_URL, _config, make_app
-from tests.jobs import assert_exactly_once, finished, items, job_row, ledger, process, python, wait_for
+from tests.jobs.helpers import (
+    assert_exactly_once,
+    finished,
+    items,
+    job_row,
+    ledger,
+    process,
+    python,
+    wait_for,
+)
 
 SECRET = "whsec_" + base64.b64encode(b"a 32-byte key for the job tests!").decode()
 

@@ -21,7 +21,7 @@ from app.jobs.scaled import STRANDED_AFTER, Sender, send_stranded
 from app.store import session
 from app.store.models import Message
 from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture, make_app
-from tests.jobs import assert_exactly_once, finished, items, job_row, process, python, wait_for
+from tests.jobs.helpers import assert_exactly_once, finished, items, job_row, process, python, wait_for
 
 BROKERS = {
     "redis": "redis://127.0.0.1:6379/0",

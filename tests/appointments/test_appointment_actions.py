@@ -28,14 +28,13 @@ from app.links import sign_id, unsign_message
 from app.store import archive
 from app.store.models import Message
 from app.webhooks.models import WebhookDelivery
-from tests.appointments import (
+from tests.appointments.helpers import (
     actions,
     appointment,
     get_page,
     open_form,
     path,
     render,
-    share_templates,
     submit,
     text_of,
 )
@@ -81,11 +80,6 @@ LINKS.config.update(SECRET_KEY=_config(Path("."), "")["SECRET_KEY"])
 
 def set_clock(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
     monkeypatch.setattr("app.http.actions.now", lambda: moment)
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    return share_templates(app)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from flask import Flask
 from playwright.sync_api import Page
 
 from tests import browser as measure
-from tests.appointments import actions, appointment
+from tests.appointments.helpers import actions, appointment
 from tests.conftest import PHONE
 
 pytestmark = pytest.mark.browser
