@@ -2,7 +2,7 @@
 
 Every app made here (`make_app`) holds an API key with every scope, and its test clients send
 it, as an upstream system would; `app.test_client(key=None)` sends none, and
-`app.test_client(key=k)` sends `k` (tests/test_auth.py).
+`app.test_client(key=k)` sends `k` (tests/auth/test_auth.py).
 
 `playwright` and `chromium` are one Playwright and one headless Chromium for the whole run,
 shared by every browser test module (each makes its own contexts).
