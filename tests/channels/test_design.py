@@ -1,6 +1,6 @@
 """Design checks in headless Chromium: images off, values that never wrap, layouts, dark mode.
 
-One live server for the module and the run's one Chromium (as tests/test_browser.py); each fixture is
+One live server for the module and the run's one Chromium (as tests/channels/test_browser.py); each fixture is
 rendered once. What is checked, and why:
 - every email at 375 px with images blocked (as Outlook and many corporate clients do):
   no sideways scrolling, and the blocking really happened;
@@ -24,7 +24,8 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 from tests import browser as measure
-from tests.conftest import FIXTURES, fixture_paths, load_fixture
+from tests.channels.conftest import AnswerOf, email_url
+from tests.conftest import FIXTURES, fixture_paths
 
 pytestmark = pytest.mark.browser
 
@@ -32,19 +33,6 @@ FIXTURE_NAMES = [path.relative_to(FIXTURES).with_suffix("").as_posix() for path 
 PAYING = [name for name in FIXTURE_NAMES if name.startswith(("invoice/", "bill/"))]
 APPOINTMENTS = [name for name in FIXTURE_NAMES
                 if name.startswith("appointment/") and "cancelled" not in name]
-
-
-@pytest.fixture(scope="module")
-def rendered(live: tuple[Flask, str]) -> dict[str, dict[str, Any]]:
-    return {}
-
-
-def _answer(name: str, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    if name not in rendered:
-        response = live[0].test_client().post("/v1/render", json=load_fixture(name))
-        assert response.status_code == 201, response.json
-        rendered[name] = response.json
-    return rendered[name]
 
 
 def _block_images(route: Route) -> None:
@@ -87,17 +75,13 @@ def page_in(contexts: dict[str, BrowserContext]) -> Iterator[Any]:
         page.close()
 
 
-def _email_url(live: tuple[Flask, str], answer: dict[str, Any]) -> str:
-    return f"{live[1]}/v1/messages/{answer['id']}/email.html"
-
-
 # --- Images off -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_email_with_images_blocked_never_scrolls_sideways_at_375px(
-    name: str, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    name: str, live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    page = page_in("no_images", _email_url(live, _answer(name, live, rendered)))
+    page = page_in("no_images", email_url(live, answer_of(name)))
     loaded = page.evaluate("[...document.images].filter((i) => i.naturalWidth > 0).length")
     assert page.evaluate("document.images.length") > 0 and loaded == 0, "images were not blocked"
     problems = measure.horizontal_overflow(page, 375)
@@ -129,12 +113,12 @@ def _wrapped(page: Page) -> tuple[list[str], list[str]]:
 @pytest.mark.parametrize("name", ["invoice/capsules-nl", "invoice/long-names-nl", "bill/electricity-nl",
                                   "invoice/bank-safe-deposit-en", "appointment/confirmation-nl"])
 def test_references_ibans_amounts_and_times_never_wrap(
-    name: str, width: int, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    name: str, width: int, live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    answer = _answer(name, live, rendered)
+    answer = answer_of(name)
     pages = [("web", page_in("plain", answer["outputs"]["web"]["url"], width))]
     if width < 600:
-        pages.append(("email", page_in("plain", _email_url(live, answer), width)))
+        pages.append(("email", page_in("plain", email_url(live, answer), width)))
     for face, page in pages:
         texts, problems = _wrapped(page)
         assert len(texts) >= (1 if name.startswith("appointment/") else 3), f"{face}: marked {texts}"
@@ -143,9 +127,9 @@ def test_references_ibans_amounts_and_times_never_wrap(
 
 
 def test_the_structured_reference_is_marked_whole(
-    live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    answer = _answer("bill/electricity-nl", live, rendered)
+    answer = answer_of("bill/electricity-nl")
     texts, _ = _wrapped(page_in("plain", answer["outputs"]["web"]["url"], 375))
     assert any(text.startswith("+++") and text.endswith("+++") for text in texts), texts
 
@@ -153,9 +137,9 @@ def test_the_structured_reference_is_marked_whole(
 # --- Layouts -----------------------------------------------------------------------------------
 
 def test_invoice_table_headers_do_not_overlap_at_1024px(
-    live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    page = page_in("plain", _answer("invoice/capsules-nl", live, rendered)["outputs"]["web"]["url"], 1024)
+    page = page_in("plain", answer_of("invoice/capsules-nl")["outputs"]["web"]["url"], 1024)
     headers = page.evaluate("""() => [...document.querySelectorAll('.c-items thead th')]
       .filter((th) => th.getClientRects().length).map((th) => {
         const range = document.createRange(); range.selectNodeContents(th);
@@ -173,17 +157,17 @@ def test_invoice_table_headers_do_not_overlap_at_1024px(
 
 @pytest.mark.parametrize(("width", "shown"), [(375, False), (1024, True)])
 def test_tips_qr_only_on_wide_screens(
-    width: int, shown: bool, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    width: int, shown: bool, live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    page = page_in("plain", _answer("bill/electricity-nl", live, rendered)["outputs"]["web"]["url"], width)
+    page = page_in("plain", answer_of("bill/electricity-nl")["outputs"]["web"]["url"], width)
     assert page.locator(".c-usage__tips-qr").count() == 1
     assert page.locator(".c-usage__tips-qr").is_visible() is shown
 
 
 def test_advisor_sits_inside_the_appointment_card_in_the_email_at_600px(
-    live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    page = page_in("plain", _email_url(live, _answer("appointment/confirmation-nl", live, rendered)), 600)
+    page = page_in("plain", email_url(live, answer_of("appointment/confirmation-nl")), 600)
     card, photo = page.evaluate("""() => {
       const photo = [...document.images].find((i) => i.width === 72);
       const card = photo.closest('.tp-card');
@@ -232,19 +216,19 @@ def _dark_problems(page: Page) -> list[str]:
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_dark_scheme_web_page_and_email(
-    name: str, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    name: str, live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    answer = _answer(name, live, rendered)
+    answer = answer_of(name)
     problems = [f"web: {p}" for p in _dark_problems(page_in("dark", answer["outputs"]["web"]["url"]))]
-    problems += [f"email: {p}" for p in _dark_problems(page_in("dark", _email_url(live, answer)))]
+    problems += [f"email: {p}" for p in _dark_problems(page_in("dark", email_url(live, answer)))]
     assert not problems, "\n".join(problems[:30])
 
 
 @pytest.mark.parametrize("width", [375, 1024])
 def test_web_chart_value_labels_lie_over_the_bars_and_the_axis_has_its_unit(
-    width: int, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]], page_in: Any
+    width: int, live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
 ) -> None:
-    page = page_in("plain", _answer("bill/electricity-nl", live, rendered)["outputs"]["web"]["url"], width)
+    page = page_in("plain", answer_of("bill/electricity-nl")["outputs"]["web"]["url"], width)
     # SVG paints in document order: a mark after a label that overlaps it covers it.
     found = page.evaluate("""() => {
       const marks = [...document.querySelectorAll('.c-chart__svg rect, .c-chart__svg text')];

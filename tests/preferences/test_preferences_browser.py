@@ -13,8 +13,8 @@ from flask import Flask
 from playwright.sync_api import Page
 
 from tests import browser as measure
+from tests.channels.test_accessibility import FAILING, RULES, _describe
 from tests.conftest import PHONE, load_fixture
-from tests.test_accessibility import FAILING, RULES, _describe
 
 pytestmark = pytest.mark.browser
 

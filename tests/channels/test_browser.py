@@ -21,7 +21,8 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests import browser as measure
-from tests.conftest import FIXTURES, fixture_paths, load_fixture
+from tests.channels.conftest import AnswerOf, email_url
+from tests.conftest import FIXTURES, fixture_paths
 
 pytestmark = pytest.mark.browser
 
@@ -39,23 +40,9 @@ EMAIL_PHONE = {"width": 375, "height": 667}
 EMAIL_DESKTOP = {"width": 600, "height": 800}
 
 
-@pytest.fixture(scope="module")
-def rendered(live: tuple[Flask, str]) -> dict[str, dict[str, Any]]:
-    """Answers of POST /v1/render by fixture name, each fixture rendered once per module."""
-    return {}
-
-
 @pytest.fixture
-def answer(
-    request: pytest.FixtureRequest, live: tuple[Flask, str], rendered: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    name = request.param
-    if name not in rendered:
-        app, _ = live
-        response = app.test_client().post("/v1/render", json=load_fixture(name))
-        assert response.status_code == 201, response.json
-        rendered[name] = response.json
-    return rendered[name]
+def answer(request: pytest.FixtureRequest, answer_of: AnswerOf) -> dict[str, Any]:
+    return answer_of(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +93,6 @@ def _goto(page: Page, url: str) -> None:
     assert response is not None and response.ok, f"{url} answered {response and response.status}"
 
 
-def _email_url(live: tuple[Flask, str], answer: dict[str, Any]) -> str:
-    return f"{live[1]}/v1/messages/{answer['id']}/email.html"
-
-
 def _report(problems: list[str], screenshot: Path) -> str:
     return "\n".join([*problems, f"(screenshot: {screenshot})"])
 
@@ -139,7 +122,7 @@ def test_web_page_on_a_320px_phone(answer: dict[str, Any], phone: Page, tmp_path
 def test_email_on_a_375px_phone(
     answer: dict[str, Any], live: tuple[Flask, str], email_phone: Page, tmp_path: Path
 ) -> None:
-    _goto(email_phone, _email_url(live, answer))
+    _goto(email_phone, email_url(live, answer))
     screenshot = tmp_path / "email-375.png"
     email_phone.screenshot(path=screenshot, full_page=True, scale="css")
 
@@ -155,7 +138,7 @@ def test_email_on_a_375px_phone(
 def test_email_in_a_600px_pane(
     answer: dict[str, Any], live: tuple[Flask, str], email_desktop: Page, tmp_path: Path
 ) -> None:
-    _goto(email_desktop, _email_url(live, answer))
+    _goto(email_desktop, email_url(live, answer))
     problems = measure.horizontal_overflow(email_desktop, EMAIL_DESKTOP["width"])
     if problems:
         screenshot = tmp_path / "email-600.png"

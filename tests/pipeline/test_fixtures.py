@@ -394,7 +394,7 @@ def test_sms_links_its_page_and_names_its_encoding(
     rendered = render(path)
     sms = rendered.outputs["sms"]
     text = sms["text"]
-    # The page, behind its short link (tests/test_sms.py follows it).
+    # The page, behind its short link (tests/channels/test_sms.py follows it).
     assert "web" in rendered.outputs
     assert re.search(rf"{re.escape(PUBLIC_BASE_URL)}/s/[A-Za-z0-9]{{12}}(?![A-Za-z0-9])", text), text
     assert_no_jinja("sms", text)

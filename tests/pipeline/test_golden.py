@@ -5,14 +5,14 @@ in a fresh app of its own, so no fixture sees another's profile, appointment or 
 shown. The clock is FIXED_NOW, the message id fixed, and the signing time fixed
 (`app.workbench.scratch.deterministic`), so links and everything that shows them repeat.
 
-What is compared, per fixture, in tests/golden/<type>/<name>.json: the sha256 and size of
+What is compared, per fixture, in tests/pipeline/golden/<type>/<name>.json: the sha256 and size of
 every stored artifact (email HTML and text, web page, invite, SMS text, PDF) and of the
 answer JSON (as stored with the message, keys sorted). PDFs are byte-stable under a fixed
 clock (WeasyPrint writes the creation date it is given), so they are hashed like the rest.
 
 After a change meant to alter an output, write the goldens again and review the diff:
 
-    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py -q
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/pipeline/test_golden.py -q
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from flask import Flask
 from app.pipeline import commit, render_message
 from app.store import archive
 from app.workbench.scratch import FIXED_NOW, deterministic
-from tests.conftest import PUBLIC_BASE_URL, ROOT, fixture_paths, make_app
+from tests.conftest import PUBLIC_BASE_URL, fixture_paths, make_app
 
-GOLDEN = ROOT / "tests" / "golden"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 MESSAGE_ID = f"msg_{'0' * 26}"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 PATHS = fixture_paths()
