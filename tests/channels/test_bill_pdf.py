@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from app.pipeline import prepare_message
 from tests.conftest import FIXTURES, load_fixture
-from tests.test_qr import epc_fields, fetch, rasterise, render, zbar
+from tests.visuals.test_qr import epc_fields, fetch, rasterise, render, zbar
 
 BILLS = sorted(f"bill/{path.stem}" for path in (FIXTURES / "bill").glob("*.json"))
 

@@ -29,7 +29,7 @@ from app.store import artifacts
 from bench.proc import cpu_seconds
 from tests.conftest import load_fixture
 from tests.jobs.helpers import wait_for
-from tests.test_server import Server, free_port, ready, start
+from tests.serve.helpers import Server, free_port, ready, start
 
 ASYNC = {"Prefer": "respond-async"}
 

@@ -32,7 +32,7 @@ from app.store import idempotency, session
 from app.store.models import IdempotencyKey, Message
 from tests.conftest import load_fixture
 from tests.jobs.helpers import PATIENCE, items, kill, process, python, wait_for
-from tests.test_server import START_PATIENCE, Server, free_port, ready, server_environment
+from tests.serve.helpers import START_PATIENCE, Server, free_port, ready, server_environment
 
 BODY = {**load_fixture("invoice/capsules-nl"), "channels": ["email", "sms"]}
 RAW = json.dumps(BODY).encode()

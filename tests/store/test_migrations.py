@@ -1,7 +1,7 @@
 """Schema migrations (app/store/schema.py, app/store/migrations): old databases come to head
 with their rows, the revisions equal the models, and starts never race.
 
-The old database is made from tests/data/schema-d6e551a.<dialect>.sql: the statements
+The old database is made from tests/store/data/schema-d6e551a.<dialect>.sql: the statements
 create_all ran at d6e551a, before there were migrations (those models cannot be imported any
 more). Each test runs on SQLite and, marked `postgres`, in a PostgreSQL schema of its own.
 """

@@ -1,33 +1,33 @@
--- The schema Base.metadata.create_all made at commit d6e551a (sqlite), before there were
--- migrations: what tests/test_migrations.py upgrades from. Generated from that commit's
+-- The schema Base.metadata.create_all made at commit d6e551a (postgresql), before there were
+-- migrations: what tests/store/test_migrations.py upgrades from. Generated from that commit's
 -- models by compiling create_all's own statements; never edit by hand.
 
 CREATE TABLE appointment_changes (
-	id INTEGER NOT NULL,
+	id SERIAL NOT NULL,
 	brand VARCHAR(128) NOT NULL,
 	appointment_id VARCHAR(128) NOT NULL,
 	sequence INTEGER NOT NULL,
 	kind VARCHAR(16) NOT NULL,
-	"by" VARCHAR(16) NOT NULL,
+	by VARCHAR(16) NOT NULL,
 	status VARCHAR(16) NOT NULL,
 	start VARCHAR(32) NOT NULL,
 	"end" VARCHAR(32) NOT NULL,
 	message_id VARCHAR(40) NOT NULL,
-	created_at DATETIME NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (id),
 	CONSTRAINT uq_appointment_changes_sequence UNIQUE (brand, appointment_id, sequence)
 );
 
 CREATE TABLE idempotency_keys (
-	"key" VARCHAR(255) NOT NULL,
+	key VARCHAR(255) NOT NULL,
 	request_hash VARCHAR(64) NOT NULL,
 	state VARCHAR(16) NOT NULL,
 	status_code INTEGER,
 	response JSON,
 	message_id VARCHAR(40),
-	created_at DATETIME NOT NULL,
-	expires_at DATETIME NOT NULL,
-	PRIMARY KEY ("key")
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	PRIMARY KEY (key)
 );
 
 CREATE INDEX ix_idempotency_keys_expires_at ON idempotency_keys (expires_at);
@@ -44,9 +44,9 @@ CREATE TABLE jobs (
 	dispatched BOOLEAN NOT NULL,
 	webhook_id VARCHAR(40),
 	webhook_note VARCHAR(300),
-	created_at DATETIME NOT NULL,
-	started_at DATETIME,
-	finished_at DATETIME,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	started_at TIMESTAMP WITH TIME ZONE,
+	finished_at TIMESTAMP WITH TIME ZONE,
 	PRIMARY KEY (id)
 );
 
@@ -63,7 +63,7 @@ CREATE TABLE messages (
 	request JSON NOT NULL,
 	document JSON NOT NULL,
 	envelope JSON,
-	created_at DATETIME NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (id)
 );
 
@@ -74,7 +74,7 @@ CREATE INDEX ix_messages_customer_id ON messages (customer_id);
 CREATE TABLE profiles (
 	customer_id VARCHAR(128) NOT NULL,
 	data JSON NOT NULL,
-	updated_at DATETIME NOT NULL,
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (customer_id)
 );
 
@@ -83,7 +83,7 @@ CREATE TABLE slot_bookings (
 	resource VARCHAR(300) NOT NULL,
 	starts_at VARCHAR(16) NOT NULL,
 	appointment_id VARCHAR(128) NOT NULL,
-	created_at DATETIME NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (brand, resource, starts_at)
 );
 
@@ -95,8 +95,8 @@ CREATE TABLE appointment_messages (
 	appointment_id VARCHAR(128) NOT NULL,
 	sequence INTEGER NOT NULL,
 	stage VARCHAR(16) NOT NULL,
-	"view" JSON NOT NULL,
-	created_at DATETIME NOT NULL,
+	view JSON NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (message_id),
 	FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
 );
@@ -110,7 +110,7 @@ CREATE TABLE appointments (
 	start VARCHAR(32) NOT NULL,
 	"end" VARCHAR(32) NOT NULL,
 	timezone VARCHAR(64) NOT NULL,
-	starts_at DATETIME NOT NULL,
+	starts_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	location JSON NOT NULL,
 	sequence INTEGER NOT NULL,
 	slots JSON NOT NULL,
@@ -120,8 +120,8 @@ CREATE TABLE appointments (
 	customer_id VARCHAR(128),
 	message_id VARCHAR(40),
 	changed_by VARCHAR(16) NOT NULL,
-	created_at DATETIME NOT NULL,
-	updated_at DATETIME NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (brand, appointment_id),
 	FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE SET NULL
 );
@@ -148,9 +148,9 @@ CREATE TABLE job_items (
 	message_id VARCHAR(40),
 	problem JSON,
 	attempts INTEGER NOT NULL,
-	lease_until DATETIME,
-	started_at DATETIME,
-	finished_at DATETIME,
+	lease_until TIMESTAMP WITH TIME ZONE,
+	started_at TIMESTAMP WITH TIME ZONE,
+	finished_at TIMESTAMP WITH TIME ZONE,
 	PRIMARY KEY (job_id, position),
 	FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE
 );
@@ -158,11 +158,11 @@ CREATE TABLE job_items (
 CREATE INDEX ix_job_items_claim ON job_items (state, priority, job_id, position);
 
 CREATE TABLE message_events (
-	id INTEGER NOT NULL,
+	id SERIAL NOT NULL,
 	message_id VARCHAR(40) NOT NULL,
 	kind VARCHAR(40) NOT NULL,
 	detail TEXT,
-	created_at DATETIME NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (id),
 	FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
 );
@@ -174,7 +174,7 @@ CREATE TABLE offers_shown (
 	offer_id VARCHAR(128) NOT NULL,
 	customer_id VARCHAR(128) NOT NULL,
 	brand VARCHAR(128) NOT NULL,
-	shown_at DATETIME NOT NULL,
+	shown_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	PRIMARY KEY (message_id, offer_id),
 	FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
 );
@@ -190,12 +190,12 @@ CREATE TABLE webhook_deliveries (
 	payload TEXT NOT NULL,
 	status VARCHAR(16) NOT NULL,
 	attempts INTEGER NOT NULL,
-	next_attempt_at DATETIME NOT NULL,
-	locked_until DATETIME,
+	next_attempt_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	locked_until TIMESTAMP WITH TIME ZONE,
 	last_status_code INTEGER,
 	last_error VARCHAR(500),
-	created_at DATETIME NOT NULL,
-	delivered_at DATETIME,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	delivered_at TIMESTAMP WITH TIME ZONE,
 	PRIMARY KEY (id),
 	FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE
 );

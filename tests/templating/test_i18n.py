@@ -16,9 +16,8 @@ from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
 from app.i18n import Formatter, PhoneNumber, phone_number, translations
-from tests.conftest import load_fixture
+from tests.conftest import ROOT, load_fixture
 
-ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
 # Every msgid needs a translation in these; en falls back to the English msgid.
