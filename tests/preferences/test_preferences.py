@@ -20,10 +20,8 @@ from standardwebhooks.webhooks import Webhook
 from app.http import preferences as preference_pages
 from app.store import session
 from app.store.models import PreferenceChange
-from tests.conftest import PUBLIC_BASE_URL, ROOT, _config, fixture_paths, load_fixture, make_app
-from tests.webhooks.test_webhooks import SECRET, Receiver, configure, deliver, receiver, signature_holds
-
-__all__ = ["receiver"]  # the fixture, shared with tests/webhooks/test_webhooks.py
+from tests.conftest import PUBLIC_BASE_URL, ROOT, Receiver, _config, fixture_paths, load_fixture, make_app
+from tests.webhooks.helpers import SECRET, configure, deliver, signature_holds
 
 CROSS_SELL = "invoice/cross-sell-arpeggia-en"
 FIXTURES = [f"{path.parent.name}/{path.stem}" for path in fixture_paths()]

@@ -23,7 +23,7 @@ from app import outbound
 from app.config import load
 from tests.appointments.helpers import appointment
 from tests.jobs.helpers import items
-from tests.webhooks.test_webhooks import configure, customer_reschedules, deliver, deliveries
+from tests.webhooks.helpers import configure, customer_reschedules, deliver, deliveries
 
 FIELD = "data.reschedule.callback_url"
 PUBLIC = "93.184.215.14"  # a public unicast address; the tests never connect to it

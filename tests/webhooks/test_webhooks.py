@@ -5,18 +5,11 @@ jitter under the same id, never lost on a restart, never sent twice at once."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import random
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -25,63 +18,20 @@ from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
 from app.serve import wake
-from app.webhooks.delivery import Report, backoff, deliver_due
+from app.webhooks.delivery import backoff
 from app.webhooks.models import WebhookDelivery
-from tests.appointments.helpers import actions, appointment, open_form, render, share_templates, submit
-from tests.conftest import _config, make_app
+from tests.appointments.helpers import actions, appointment, open_form, render, submit
+from tests.conftest import Receiver, _config, make_app
+from tests.webhooks.helpers import (
+    SECRET,
+    configure,
+    customer_reschedules,
+    deliver,
+    deliveries,
+    signature_holds,
+)
 
-SECRET = "whsec_" + base64.b64encode(b"a 32-byte key for webhook tests!").decode()
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """Upstream's endpoint: records each POST and answers from a script (default 204)."""
-
-    url: str = ""
-    received: list[Received] = field(default_factory=list)
-    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    arrived: threading.Event = field(default_factory=threading.Event)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # the name http.server calls
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
-            status, headers = receiver.script.pop(0) if receiver.script else (204, {})
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            receiver.arrived.set()
-
-        def log_message(self, *args: Any) -> None:  # a test run prints only what went wrong
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_port}/hooks/appointments"
-    yield receiver
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-
-
-def configure(app: Flask) -> Flask:
-    app.config.update(WEBHOOK_SECRET=SECRET, WEBHOOK_ALLOW_HTTP=True, OUTBOUND_ALLOW_HOSTS=["127.0.0.1"])
-    return share_templates(app)
 
 
 @pytest.fixture
@@ -89,37 +39,8 @@ def app(app: Flask) -> Flask:
     return configure(app)
 
 
-def customer_reschedules(client: FlaskClient, callback_url: str) -> dict[str, Any]:
-    """A customer moves an appointment whose upstream listens at `callback_url`."""
-    document = appointment()
-    document["data"]["reschedule"]["callback_url"] = callback_url
-    answer = render(client, document)
-    form = open_form(client, actions(answer)["reschedule"]["url"])
-    assert submit(client, form, slot=form.slots[-1]).status_code == 303
-    return answer
-
-
-def deliveries(app: Flask) -> list[WebhookDelivery]:
-    with app.extensions["touchpoint.db"]() as db:
-        return list(db.query(WebhookDelivery).order_by(WebhookDelivery.created_at).all())
-
-
-def deliver(app: Flask, now: datetime | None = None, seed: int = 7) -> Report:
-    with app.app_context():
-        return deliver_due(now, rng=random.Random(seed))
-
-
 def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def signature_holds(received: Received, secret: str = SECRET) -> bool:
-    """Standard Webhooks, by hand: v1 = base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}"))."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{received.headers['webhook-id']}.{received.headers['webhook-timestamp']}.".encode()
-    expected = base64.b64encode(hmac.new(key, signed + received.body, hashlib.sha256).digest()).decode()
-    offered = received.headers["webhook-signature"].split(" ")
-    return any(hmac.compare_digest(sig, f"v1,{expected}") for sig in offered)
 
 
 # --- delivered, signed ------------------------------------------------------------------------
