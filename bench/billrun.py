@@ -14,7 +14,7 @@ the job to end and prints:
   cannot reach into the pool's processes; and bytes written per item (files and database).
 
 It exits non-zero when the job does not finish, an item fails, or a bill is not archived
-exactly once with its PDF: that is what CI checks, with N = 20 (tests/test_billrun.py).
+exactly once with its PDF: that is what CI checks, with N = 20 (tests/bench/test_billrun.py).
 Figures are printed, never asserted.
 """
 
