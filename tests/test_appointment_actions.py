@@ -217,8 +217,10 @@ def test_the_customers_archive_lists_what_they_did(client: FlaskClient, answer: 
     listed = {item["id"]: item for item in json.loads(response.get_data(as_text=True))["items"]}
     assert set(listed) == {answer["id"], moved}
     [action] = [a for a in listed[answer["id"]]["actions"] if a["kind"] == "rescheduled"]
-    detail = json.loads(action["detail"]) if isinstance(action["detail"], str) else action["detail"]
-    assert detail["new_message_id"] == moved and detail["start"] == SLOT_2
+    # The same object as /activity shows.
+    assert action["detail"]["new_message_id"] == moved and action["detail"]["start"] == SLOT_2
+    activity = client.get(f"/v1/messages/{answer['id']}/activity").json
+    assert [a["detail"] for a in activity["actions"]] == [action["detail"]]
 
 
 def test_cancel_sends_method_cancel_with_the_next_sequence(
