@@ -39,7 +39,7 @@ from tests.appointments import (
     submit,
     text_of,
 )
-from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, _config, add_key, load_fixture
 
 SLOT_1, SLOT_2 = "2031-03-17T09:00:00", "2031-03-18T14:00:00"  # the reminder fixture's slots
 
@@ -221,6 +221,33 @@ def test_the_customers_archive_lists_what_they_did(client: FlaskClient, answer: 
     assert action["detail"]["new_message_id"] == moved and action["detail"]["start"] == SLOT_2
     activity = client.get(f"/v1/messages/{answer['id']}/activity").json
     assert [a["detail"] for a in activity["actions"]] == [action["detail"]]
+
+
+def test_activity_follows_the_appointment_across_its_messages(
+    app: Flask, client: FlaskClient, answer: dict[str, Any]
+) -> None:
+    moved = new_message_id(submit(client, open_form(client, actions(answer)["reschedule"]["url"]),
+                                  slot=SLOT_2))
+    moved_document = client.get(f"/v1/messages/{moved}").json
+    cancelled = new_message_id(submit(client, open_form(client, actions(moved_document)["cancel"]["url"])))
+
+    # The first message, the rescheduled one and the cancellation each tell the whole history.
+    seen = {message_id: client.get(f"/v1/messages/{message_id}/activity").json
+            for message_id in (answer["id"], moved, cancelled)}
+    for message_id, activity in seen.items():
+        assert activity["id"] == message_id
+        assert activity["messages"] == [answer["id"], moved, cancelled]
+        assert [(a["kind"], a["message_id"], a["detail"]["new_message_id"]) for a in activity["actions"]] == [
+            ("rescheduled", answer["id"], moved), ("cancelled", moved, cancelled)]
+        assert [(w["type"], w["message_id"], w["result_message_id"]) for w in activity["webhooks"]] == [
+            ("appointment.rescheduled", answer["id"], moved), ("appointment.cancelled", moved, cancelled)]
+
+    # Another brand's key finds none of them; a key of the appointment's brand sees it all.
+    others = app.test_client(key=add_key(app, "coffee", brands=["demo-coffee"]))
+    bank = app.test_client(key=add_key(app, "bank", brands=["demo-bank"]))
+    for message_id in seen:
+        assert others.get(f"/v1/messages/{message_id}/activity").status_code == 404
+        assert bank.get(f"/v1/messages/{message_id}/activity").json == seen[message_id]
 
 
 def test_cancel_sends_method_cancel_with_the_next_sequence(

@@ -313,16 +313,17 @@ def _actions(message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def message_notes(message_id: str) -> list[dict[str, Any]]:
-    """What the customer did after message `message_id` was made, oldest first, as
-    `GET /v1/messages/{id}/activity` shows it: a detail stored as JSON is read back."""
-    notes = session().scalars(select(Note).where(Note.message_id == message_id).order_by(Note.id))
+def message_notes(message_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """What the customer did after the messages `message_ids` were made, oldest first, each
+    with the message they acted from, as `GET /v1/messages/{id}/activity` shows it."""
+    notes = session().scalars(select(Note).where(Note.message_id.in_(message_ids))
+                              .order_by(Note.created_at, Note.id))
     return [_note_view(note) for note in notes]
 
 
 def _note_view(note: Note) -> dict[str, Any]:
     return {"kind": note.kind, "at": _aware(note.created_at).isoformat().replace("+00:00", "Z"),
-            "detail": note_detail(note)}
+            "message_id": note.message_id, "detail": note_detail(note)}
 
 
 def note_detail(note: Note) -> dict[str, Any] | None:
