@@ -31,6 +31,7 @@ from app.webhooks.models import WebhookDelivery
 from tests.appointments import (
     actions,
     appointment,
+    brands_with,
     get_page,
     open_form,
     path,
@@ -39,7 +40,7 @@ from tests.appointments import (
     submit,
     text_of,
 )
-from tests.conftest import PUBLIC_BASE_URL, _config, add_key, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, _config, add_key, load_fixture, make_app
 
 SLOT_1, SLOT_2 = "2031-03-17T09:00:00", "2031-03-18T14:00:00"  # the reminder fixture's slots
 
@@ -272,6 +273,49 @@ def test_cancel_sends_method_cancel_with_the_next_sequence(
     page = get_page(client, actions(answer)["reschedule"]["url"])
     assert page.status_code == 200
     assert "Your appointment is cancelled" in text_of(page.get_data(as_text=True))
+
+
+BOOKING_URL = "https://bank.example/appointments"  # demo-bank's brand.json
+
+
+@pytest.mark.parametrize(("locale", "sentence", "link", "button"), [
+    ("en-GB", "You can make a new appointment at any time: book online", "book online",
+     "Make a new appointment"),
+    ("nl-BE", "U kunt op elk moment een nieuwe afspraak maken: online boeken", "online boeken",
+     "Nieuwe afspraak maken"),
+])
+def test_the_cancel_page_links_the_brands_booking_page(client: FlaskClient, locale: str, sentence: str,
+                                                       link: str, button: str) -> None:
+    answer = render(client, appointment() | {"locale": locale})
+    form = open_form(client, actions(answer)["cancel"]["url"])
+    assert sentence in text_of(form.page)
+    assert f'<a href="{BOOKING_URL}">{link}</a>' in form.page
+    # The confirmation (the cancelled message's page) and the email offer the way to a new one.
+    response = submit(client, form)
+    new_message_id(response)
+    page = get_page(client, response.headers["Location"]).get_data(as_text=True)
+    assert re.search(rf'<a class="c-button[^"]*" href="{re.escape(BOOKING_URL)}">{button}</a>', page)
+    # Opened again, the cancel page says it is cancelled, and still where to book.
+    closed = text_of(get_page(client, actions(answer)["cancel"]["url"]).get_data(as_text=True))
+    assert sentence in closed
+
+
+def test_without_a_booking_page_nothing_promises_a_new_appointment(tmp_path: Path) -> None:
+    application = share_templates(make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
+                                            "BRANDS_DIR": str(brands_with(tmp_path, booking_url=None))}))
+    client = application.test_client()
+    try:
+        answer = render(client, appointment() | {"locale": "nl-BE"})
+        form = open_form(client, actions(answer)["cancel"]["url"])
+        response = submit(client, form)
+        confirmation = get_page(client, response.headers["Location"]).get_data(as_text=True)
+        closed = text_of(get_page(client, actions(answer)["cancel"]["url"]).get_data(as_text=True))
+    finally:
+        application.extensions["touchpoint.engine"].dispose()
+    assert "We laten het Demo Bank meteen weten." in text_of(form.page)
+    for page in (form.page, confirmation, closed):
+        assert "nieuwe afspraak maken" not in text_of(page).lower() and BOOKING_URL not in page
+    assert "Neem contact met ons op voor een nieuwe afspraak." in closed
 
 
 # --- never a second booking -------------------------------------------------------------------

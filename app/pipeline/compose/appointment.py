@@ -125,6 +125,10 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
                             "url": context["links"]["ics"]})
         if data.stage != "reminder" and location_view["map_url"]:
             buttons.append(route)
+    elif enriched.brand.booking_url:
+        # A cancelled appointment: the way to a new one, when the brand has a booking page.
+        buttons.append({"kind": "book", "label": fmt.gettext("Make a new appointment"),
+                        "url": enriched.brand.booking_url})
     change, actions = _change(enriched)
 
     context["appointment"] = {
