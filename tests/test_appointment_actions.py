@@ -8,6 +8,7 @@ message, its invite (read by vobject), the old message's page, the archive and t
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import icalendar
 import pytest
 import vobject
 from babel.dates import format_date
@@ -208,6 +210,47 @@ def test_reschedule_renders_the_new_message_and_tells_upstream(
     assert (webhook["type"], webhook["status"], webhook["url"]) == (
         "appointment.rescheduled", "pending", "https://upstream.example/hooks/appointments")
     assert client.get(f"/v1/messages/{moved}/activity").json["webhooks"] == [webhook]
+
+
+@pytest.mark.parametrize(("locale", "told", "download"), [
+    ("en-GB", "Here is the new time you chose. We are letting Demo Bank know. To update your calendar, "
+              "open the new invitation: it replaces the old one.", "Download the new invitation"),
+    ("nl-BE", "Hier is het nieuwe tijdstip dat u koos. We laten het Demo Bank weten. Open de nieuwe "
+              "uitnodiging om uw agenda bij te werken: ze vervangt de oude.",
+     "Nieuwe uitnodiging downloaden"),
+])
+def test_the_confirmation_says_what_happens_and_offers_the_new_invite(
+    client: FlaskClient, locale: str, told: str, download: str
+) -> None:
+    answer = render(client, appointment() | {"locale": locale})
+    response = submit(client, open_form(client, actions(answer)["reschedule"]["url"]), slot=SLOT_2)
+    new_message_id(response)
+    page = get_page(client, response.headers["Location"]).get_data(as_text=True)
+    assert told in text_of(page)
+    assert "updated too" not in page and "bijgewerkt" not in page  # nothing was sent to a calendar
+    # The first button downloads the new invite: METHOD:REQUEST, same UID, a higher SEQUENCE,
+    # the chosen time (parsed by icalendar).
+    [(first, label)] = re.findall(r'<nav class="c-buttons"[^>]*>\s*<a class="c-button c-button--primary" '
+                                  r'href="([^"]+)">([^<]+)</a>', page)
+    assert label == download
+    downloaded = get_page(client, html.unescape(first))
+    assert downloaded.status_code == 200 and downloaded.mimetype == "text/calendar"
+    assert downloaded.headers["Content-Disposition"].startswith("attachment")
+    calendar = icalendar.Calendar.from_ical(downloaded.get_data())
+    [event] = calendar.walk("VEVENT")
+    assert str(calendar["METHOD"]) == "REQUEST"
+    assert str(event["UID"]) == answer["outputs"]["ics"]["uid"] == "apt-1002@demo-bank.touchpoint"
+    assert int(event["SEQUENCE"]) == answer["outputs"]["ics"]["sequence"] + 1 == 1
+    assert event.decoded("DTSTART").astimezone(UTC) == datetime(2031, 3, 18, 13, tzinfo=UTC)
+
+
+def test_a_move_upstream_made_does_not_say_the_customer_chose_it(client: FlaskClient,
+                                                                  answer: dict[str, Any]) -> None:
+    moved = render(client, appointment(stage="rescheduled", start="2031-03-18T14:00:00",
+                                       end="2031-03-18T14:30:00"))
+    page = text_of(get_page(client, moved["outputs"]["web"]["url"]).get_data(as_text=True))
+    assert "Here is the new time. To update your calendar, open the new invitation" in page
+    assert "you chose" not in page and "We are letting" not in page
 
 
 def test_the_customers_archive_lists_what_they_did(client: FlaskClient, answer: dict[str, Any]) -> None:

@@ -50,6 +50,21 @@ def _reminder_intro(enriched: Enriched, location: dict[str, Any]) -> str:
     return fmt.gettext("We expect you at %(place)s.", place=location["name"])
 
 
+def _moved_intro(enriched: Enriched, invite: bool) -> str:
+    """A move, as it really happens: the service sends nothing and no calendar changes by
+    itself. A customer's own move is told to the brand (its webhook); the new invitation, with
+    the same UID and a higher SEQUENCE, replaces the old one once opened."""
+    fmt = enriched.fmt
+    plan = enriched.appointment
+    moved = (fmt.gettext("Here is the new time you chose. We are letting %(brand)s know.",
+                         brand=enriched.brand.name)
+             if plan is not None and plan.by_customer else fmt.gettext("Here is the new time."))
+    if not invite:
+        return moved
+    calendar = fmt.gettext("To update your calendar, open the new invitation: it replaces the old one.")
+    return f"{moved} {calendar}"
+
+
 def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
     assert isinstance(enriched.request, AppointmentRequest)
     data = enriched.request.data
@@ -100,7 +115,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "rescheduled": (
             fmt.gettext("New time: %(title)s on %(date)s at %(time)s", **values),
             fmt.gettext("Your appointment has moved"),
-            fmt.gettext("Here is the new time. Your calendar invitation is updated too."),
+            _moved_intro(enriched, invite=bool(context["links"]["ics"])),
         ),
         "cancelled": (
             fmt.gettext("Cancelled: %(title)s on %(date)s", **values),
@@ -121,8 +136,11 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         if data.stage == "reminder" and location_view["map_url"]:
             buttons.append(route)
         if context["links"]["ics"]:
-            buttons.append({"kind": "add_to_calendar", "label": fmt.gettext("Add to calendar"),
-                            "url": context["links"]["ics"]})
+            # A move's first step: no calendar changes until the new invitation is opened.
+            moved = data.stage == "rescheduled"
+            label = fmt.gettext("Download the new invitation") if moved else fmt.gettext("Add to calendar")
+            buttons.insert(0 if moved else len(buttons),
+                           {"kind": "add_to_calendar", "label": label, "url": context["links"]["ics"]})
         if data.stage != "reminder" and location_view["map_url"]:
             buttons.append(route)
     elif enriched.brand.booking_url:
