@@ -5,7 +5,9 @@ The `appointment` part of the context: `id`, `stage`, `title`, `date`, `time_ran
 `map_url`}, `advisor` {`name`, `role`, `phone`, `phone_href`, `email`, `photo`,
 `initials`} or None, `organizer`, `prepare` (list), `headline`, `cancelled`,
 `change` {`reschedule_url`, `cancel_url`} or None (the customer may move or cancel it from
-the message), `reservation` (schema.org EventReservation for Gmail, as JSON-LD data).
+the message; draw adds `reschedule_qr` for the PDF), `calendar` (how to add it to a calendar,
+said on paper, where no button can be pressed) or None, `reservation` (schema.org
+EventReservation for Gmail, as JSON-LD data).
 The same part is stored with the message (app/appointments), for the customer pages.
 """
 
@@ -165,6 +167,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "prepare": list(data.prepare),
         "cancelled": data.stage == "cancelled",
         "change": change,
+        "calendar": _calendar_hint(enriched, context["links"]["ics"], data.stage),
     }
     context["appointment"]["reservation"] = reservation(
         enriched, context, start, end, change["reschedule_url"] if change else None)
@@ -182,6 +185,14 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         summary = fmt.gettext("%(title)s on %(date)s at %(time)s", **values)
     context["sms"] = {"summary": summary}
     return Composed("appointment", subject, preheader, context, actions=actions)
+
+
+def _calendar_hint(enriched: Enriched, invite: str | None, stage: str) -> str | None:
+    """How to put the appointment in a calendar from a printed letter: with the invitation
+    that comes with the email, when this message has both."""
+    if stage == "cancelled" or not invite or "email" not in enriched.channels:
+        return None
+    return enriched.fmt.gettext("Add it to your calendar: open the invitation that came with our email.")
 
 
 def _change(enriched: Enriched) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
