@@ -1,23 +1,28 @@
 """Brands as data: `templates/brands/<id>/brand.json` plus its logo. A new brand is a new folder.
 
-A brand says its colours, logo, sender, default locale and legal footer per language. The
-logo is stored once as a content-addressed asset so every email points at the same URL.
+A brand says its colours, logo, sender, default locale and legal footer per language, and
+optionally its `booking_url`: the https page where a customer makes a new appointment, which
+appointment pages link (a link for the customer to open; the service never fetches it). A
+brand.json whose `booking_url` is not an https URL does not load (BrandDataError, naming it).
+The logo is stored once as a content-addressed asset so every email points at the same URL.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from PIL import Image
 
 from app.i18n import phone_number
-from app.personalise.catalogue import EMPTY, Catalogue, load_catalogue, picture_store
-from app.problems import InvalidRequest
+from app.personalise.catalogue import EMPTY, Catalogue, display_path, load_catalogue, picture_store
+from app.problems import FieldError, InvalidRequest, Problem
 from app.store.artifacts import ArtifactStore
 from app.visuals.palette import dark_colors, dark_logo
 
@@ -50,6 +55,8 @@ class Brand:
     address: str | None
     phone: str | None
     legal: dict[str, str]
+    # Where a customer books a new appointment (https), or None: then no page offers it.
+    booking_url: str | None
     logo: dict[str, Any] | None
     products: dict[str, Product] = field(default_factory=dict)
     # The offer catalogue (`offers.json`, app/personalise/catalogue.py); refused at load if broken.
@@ -73,6 +80,7 @@ class Brand:
             "address": self.address,
             "phone": phone.text if phone else None,
             "phone_href": phone.href if phone else None,
+            "booking_url": self.booking_url,
             "legal": self.legal_text(language),
             "logo": self.logo,
             "dark": self.dark,
@@ -88,6 +96,35 @@ DEFAULT_COLORS = {
     "surface": "#ffffff",
     "accent": "#e8f0fe",
 }
+
+
+# A URL longer than this is no booking page anyone typed.
+MAX_URL_LENGTH = 2000
+
+
+class BrandDataError(Problem):
+    """A brand.json field that cannot be used: the brand does not load (lint names it too)."""
+
+    status, title, slug = 500, "Brand data is invalid", "brand-data-invalid"
+
+    def __init__(self, path: Path, field: str, message: str) -> None:
+        super().__init__(f"{display_path(path)}: {field} {message}", [FieldError(field, message)])
+
+
+def booking_url(raw: dict[str, Any], path: Path) -> str | None:
+    """brand.json's `booking_url`, checked: an absolute https URL of one line, or absent."""
+    value = raw.get("booking_url")
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:  # an unclosed [IPv6] host
+        parts = None
+    if parts is None or parts.scheme != "https" or not parts.hostname or len(value) > MAX_URL_LENGTH \
+            or any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+        raise BrandDataError(path, "booking_url", f"{value!r} is not an https:// URL "
+                                                  f"(one line, at most {MAX_URL_LENGTH} characters)")
+    return value
 
 
 # Product pictures are drawn at 2x and shown at this size.
@@ -157,6 +194,7 @@ class BrandRegistry:
 
     def _load(self, brand_id: str, path: Path) -> Brand:
         raw = json.loads(path.read_text(encoding="utf-8"))
+        booking = booking_url(raw, path)  # checked before any of its files is stored
         logo = None
         if raw.get("logo"):
             digest = self.assets.put_asset(fit_logo(path.parent / raw["logo"]), "png")
@@ -188,6 +226,7 @@ class BrandRegistry:
             address=raw.get("address"),
             phone=raw.get("phone"),
             legal=raw.get("legal", {}),
+            booking_url=booking,
             logo=logo,
             raw=raw,
         )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import html
+import json
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import PUBLIC_BASE_URL, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, ROOT, load_fixture
 
 _COMPILED: dict[str, Any] = {}
 
@@ -88,3 +91,18 @@ def text_of(page: str) -> str:
     text = re.sub(r"<style.*?</style>|<script.*?</script>", " ", page, flags=re.S)
     text = html.unescape(re.sub(r"<[^>]+>", " ", text))
     return re.sub(r"\s+", " ", text.replace("\u00a0", " ").replace("\u202f", " ")).strip()
+
+
+def brands_with(tmp_path: Path, **fields: Any) -> Path:
+    """A copy of the project's brands, demo-bank's brand.json with `fields` (None: removed)."""
+    brands = tmp_path / "brands"
+    shutil.copytree(ROOT / "templates" / "brands", brands)
+    path = brands / "demo-bank" / "brand.json"
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    for name, value in fields.items():
+        if value is None:
+            raw.pop(name, None)
+        else:
+            raw[name] = value
+    path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    return brands

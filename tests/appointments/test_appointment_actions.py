@@ -8,6 +8,7 @@ message, its invite (read by vobject), the old message's page, the archive and t
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import icalendar
 import pytest
 import vobject
 from babel.dates import format_date
@@ -31,14 +33,16 @@ from app.webhooks.models import WebhookDelivery
 from tests.appointments.helpers import (
     actions,
     appointment,
+    brands_with,
     get_page,
     open_form,
     path,
     render,
+    share_templates,
     submit,
     text_of,
 )
-from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture
+from tests.conftest import PUBLIC_BASE_URL, _config, add_key, load_fixture, make_app
 
 SLOT_1, SLOT_2 = "2031-03-17T09:00:00", "2031-03-18T14:00:00"  # the reminder fixture's slots
 
@@ -203,6 +207,47 @@ def test_reschedule_renders_the_new_message_and_tells_upstream(
     assert client.get(f"/v1/messages/{moved}/activity").json["webhooks"] == [webhook]
 
 
+@pytest.mark.parametrize(("locale", "told", "download"), [
+    ("en-GB", "Here is the new time you chose. We are letting Demo Bank know. To update your calendar, "
+              "open the new invitation: it replaces the old one.", "Download the new invitation"),
+    ("nl-BE", "Hier is het nieuwe tijdstip dat u koos. We laten het Demo Bank weten. Open de nieuwe "
+              "uitnodiging om uw agenda bij te werken: ze vervangt de oude.",
+     "Nieuwe uitnodiging downloaden"),
+])
+def test_the_confirmation_says_what_happens_and_offers_the_new_invite(
+    client: FlaskClient, locale: str, told: str, download: str
+) -> None:
+    answer = render(client, appointment() | {"locale": locale})
+    response = submit(client, open_form(client, actions(answer)["reschedule"]["url"]), slot=SLOT_2)
+    new_message_id(response)
+    page = get_page(client, response.headers["Location"]).get_data(as_text=True)
+    assert told in text_of(page)
+    assert "updated too" not in page and "bijgewerkt" not in page  # nothing was sent to a calendar
+    # The first button downloads the new invite: METHOD:REQUEST, same UID, a higher SEQUENCE,
+    # the chosen time (parsed by icalendar).
+    [(first, label)] = re.findall(r'<nav class="c-buttons"[^>]*>\s*<a class="c-button c-button--primary" '
+                                  r'href="([^"]+)">([^<]+)</a>', page)
+    assert label == download
+    downloaded = get_page(client, html.unescape(first))
+    assert downloaded.status_code == 200 and downloaded.mimetype == "text/calendar"
+    assert downloaded.headers["Content-Disposition"].startswith("attachment")
+    calendar = icalendar.Calendar.from_ical(downloaded.get_data())
+    [event] = calendar.walk("VEVENT")
+    assert str(calendar["METHOD"]) == "REQUEST"
+    assert str(event["UID"]) == answer["outputs"]["ics"]["uid"] == "apt-1002@demo-bank.touchpoint"
+    assert int(event["SEQUENCE"]) == answer["outputs"]["ics"]["sequence"] + 1 == 1
+    assert event.decoded("DTSTART").astimezone(UTC) == datetime(2031, 3, 18, 13, tzinfo=UTC)
+
+
+def test_a_move_upstream_made_does_not_say_the_customer_chose_it(client: FlaskClient,
+                                                                  answer: dict[str, Any]) -> None:
+    moved = render(client, appointment(stage="rescheduled", start="2031-03-18T14:00:00",
+                                       end="2031-03-18T14:30:00"))
+    page = text_of(get_page(client, moved["outputs"]["web"]["url"]).get_data(as_text=True))
+    assert "Here is the new time. To update your calendar, open the new invitation" in page
+    assert "you chose" not in page and "We are letting" not in page
+
+
 def test_the_customers_archive_lists_what_they_did(client: FlaskClient, answer: dict[str, Any]) -> None:
     moved = new_message_id(submit(client, open_form(client, actions(answer)["reschedule"]["url"]),
                                   slot=SLOT_2))
@@ -211,8 +256,37 @@ def test_the_customers_archive_lists_what_they_did(client: FlaskClient, answer: 
     listed = {item["id"]: item for item in json.loads(response.get_data(as_text=True))["items"]}
     assert set(listed) == {answer["id"], moved}
     [action] = [a for a in listed[answer["id"]]["actions"] if a["kind"] == "rescheduled"]
-    detail = json.loads(action["detail"]) if isinstance(action["detail"], str) else action["detail"]
-    assert detail["new_message_id"] == moved and detail["start"] == SLOT_2
+    # The same object as /activity shows.
+    assert action["detail"]["new_message_id"] == moved and action["detail"]["start"] == SLOT_2
+    activity = client.get(f"/v1/messages/{answer['id']}/activity").json
+    assert [a["detail"] for a in activity["actions"]] == [action["detail"]]
+
+
+def test_activity_follows_the_appointment_across_its_messages(
+    app: Flask, client: FlaskClient, answer: dict[str, Any]
+) -> None:
+    moved = new_message_id(submit(client, open_form(client, actions(answer)["reschedule"]["url"]),
+                                  slot=SLOT_2))
+    moved_document = client.get(f"/v1/messages/{moved}").json
+    cancelled = new_message_id(submit(client, open_form(client, actions(moved_document)["cancel"]["url"])))
+
+    # The first message, the rescheduled one and the cancellation each tell the whole history.
+    seen = {message_id: client.get(f"/v1/messages/{message_id}/activity").json
+            for message_id in (answer["id"], moved, cancelled)}
+    for message_id, activity in seen.items():
+        assert activity["id"] == message_id
+        assert activity["messages"] == [answer["id"], moved, cancelled]
+        assert [(a["kind"], a["message_id"], a["detail"]["new_message_id"]) for a in activity["actions"]] == [
+            ("rescheduled", answer["id"], moved), ("cancelled", moved, cancelled)]
+        assert [(w["type"], w["message_id"], w["result_message_id"]) for w in activity["webhooks"]] == [
+            ("appointment.rescheduled", answer["id"], moved), ("appointment.cancelled", moved, cancelled)]
+
+    # Another brand's key finds none of them; a key of the appointment's brand sees it all.
+    others = app.test_client(key=add_key(app, "coffee", brands=["demo-coffee"]))
+    bank = app.test_client(key=add_key(app, "bank", brands=["demo-bank"]))
+    for message_id in seen:
+        assert others.get(f"/v1/messages/{message_id}/activity").status_code == 404
+        assert bank.get(f"/v1/messages/{message_id}/activity").json == seen[message_id]
 
 
 def test_cancel_sends_method_cancel_with_the_next_sequence(
@@ -237,6 +311,49 @@ def test_cancel_sends_method_cancel_with_the_next_sequence(
     page = get_page(client, actions(answer)["reschedule"]["url"])
     assert page.status_code == 200
     assert "Your appointment is cancelled" in text_of(page.get_data(as_text=True))
+
+
+BOOKING_URL = "https://bank.example/appointments"  # demo-bank's brand.json
+
+
+@pytest.mark.parametrize(("locale", "sentence", "link", "button"), [
+    ("en-GB", "You can make a new appointment at any time: book online", "book online",
+     "Make a new appointment"),
+    ("nl-BE", "U kunt op elk moment een nieuwe afspraak maken: online boeken", "online boeken",
+     "Nieuwe afspraak maken"),
+])
+def test_the_cancel_page_links_the_brands_booking_page(client: FlaskClient, locale: str, sentence: str,
+                                                       link: str, button: str) -> None:
+    answer = render(client, appointment() | {"locale": locale})
+    form = open_form(client, actions(answer)["cancel"]["url"])
+    assert sentence in text_of(form.page)
+    assert f'<a href="{BOOKING_URL}">{link}</a>' in form.page
+    # The confirmation (the cancelled message's page) and the email offer the way to a new one.
+    response = submit(client, form)
+    new_message_id(response)
+    page = get_page(client, response.headers["Location"]).get_data(as_text=True)
+    assert re.search(rf'<a class="c-button[^"]*" href="{re.escape(BOOKING_URL)}">{button}</a>', page)
+    # Opened again, the cancel page says it is cancelled, and still where to book.
+    closed = text_of(get_page(client, actions(answer)["cancel"]["url"]).get_data(as_text=True))
+    assert sentence in closed
+
+
+def test_without_a_booking_page_nothing_promises_a_new_appointment(tmp_path: Path) -> None:
+    application = share_templates(make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
+                                            "BRANDS_DIR": str(brands_with(tmp_path, booking_url=None))}))
+    client = application.test_client()
+    try:
+        answer = render(client, appointment() | {"locale": "nl-BE"})
+        form = open_form(client, actions(answer)["cancel"]["url"])
+        response = submit(client, form)
+        confirmation = get_page(client, response.headers["Location"]).get_data(as_text=True)
+        closed = text_of(get_page(client, actions(answer)["cancel"]["url"]).get_data(as_text=True))
+    finally:
+        application.extensions["touchpoint.engine"].dispose()
+    assert "We laten het Demo Bank meteen weten." in text_of(form.page)
+    for page in (form.page, confirmation, closed):
+        assert "nieuwe afspraak maken" not in text_of(page).lower() and BOOKING_URL not in page
+    assert "Neem contact met ons op voor een nieuwe afspraak." in closed
 
 
 # --- never a second booking -------------------------------------------------------------------

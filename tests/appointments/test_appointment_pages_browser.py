@@ -58,6 +58,8 @@ def test_reschedule_by_tapping_on_a_320px_phone(live: tuple[Flask, str], phone: 
     assert "18" in phone.locator(".c-appointment__facts dd").first.inner_text()
     invite = phone.locator("a.c-button[href$='/invite.ics']")
     assert invite.count() == 1
+    # The new invite is the first thing to do: nothing updates a calendar by itself.
+    assert phone.locator(".c-buttons a.c-button--primary").first.get_attribute("href").endswith("/invite.ics")
 
     # The old message's page shows the change and the appointment as it now stands.
     phone.goto(answer["outputs"]["web"]["url"])
@@ -69,10 +71,13 @@ def test_cancel_by_tapping_on_a_320px_phone(live: tuple[Flask, str], phone: Page
     answer = rendered(live, "apt-tap-cancel")
     phone.goto(actions(answer)["cancel"]["url"])
     check(phone, tmp_path, "cancel")
+    booking = "https://bank.example/appointments"  # demo-bank's brand.json
+    assert phone.locator(f".c-confirm a[href='{booking}']").is_visible()
     phone.locator("button[type=submit]").tap()
     phone.wait_for_url("**/m/**")
     check(phone, tmp_path, "cancelled")
     assert phone.locator(".c-appointment--cancelled").count() == 1
+    assert phone.locator(f".c-buttons a.c-button--primary[href='{booking}']").is_visible()
     # Back on the reschedule link: a clear page, not a form.
     phone.goto(actions(answer)["reschedule"]["url"])
     check(phone, tmp_path, "closed")

@@ -101,6 +101,10 @@ def test_the_zip_holds_every_row_of_the_customer_and_nothing_of_another(
     assert profile["customer_id"] == CUSTOMER and profile["data"]["email"] == "emma@example.com"
     actions = json.loads(archive.read("actions.json"))
     assert {action["kind"] for action in actions} == {"offer_clicked", "preferences_changed"}
+    # Each detail the object it holds, as the archive and /activity show it.
+    details = {action["kind"]: action["detail"] for action in actions}
+    assert list(details["offer_clicked"]) == ["offer"]
+    assert details["preferences_changed"]["source"] == "one_click"
     decisions = json.loads(archive.read("personalisation.json"))
     assert {d["message_id"] for d in decisions} == mine
     assert all(d["blocks"] and d["suppressed"] for d in decisions)

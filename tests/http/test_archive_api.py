@@ -57,11 +57,11 @@ def test_the_actions_taken_are_listed_oldest_first(any_app: Flask) -> None:
     message_id = render(client, "c-7002")["id"]
     with any_app.test_request_context():
         # What other parts of the service record (a reschedule, a paid link opened) is listed too.
-        customers.record_event(message_id, "offer_clicked", "lavanti")
+        customers.record_event(message_id, "offer_clicked", {"offer": "lavanti"})
         customers.record_event(message_id, "paid_link_opened")
     [item] = client.get("/v1/customers/c-7002/messages").json["items"]
     assert [(a["kind"], a["detail"]) for a in item["actions"]] == [
-        ("offer_clicked", "lavanti"), ("paid_link_opened", None)]
+        ("offer_clicked", {"offer": "lavanti"}), ("paid_link_opened", None)]
     assert all(a["at"] for a in item["actions"])
 
 

@@ -211,7 +211,7 @@ def test_delete_erases_the_profile_the_archive_and_the_files(any_app: Flask) -> 
     with any_app.test_request_context():
         from app.store import customers
 
-        customers.record_event(mine[0], "offer_clicked", "lavanti")
+        customers.record_event(mine[0], "offer_clicked", {"offer": "lavanti"})
     messages_dir = Path(any_app.config["ARTIFACT_DIR"]) / "messages"
     assert (messages_dir / mine[0]).is_dir()
     # The offers each message showed (what frequency caps count) were stored with it: one block

@@ -8,6 +8,7 @@ more). Each test runs on SQLite and, marked `postgres`, in a PostgreSQL schema o
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import traceback
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from app import create_app
 from app.appointments.models import Appointment
 from app.jobs.models import Job, JobItem
 from app.store import engine_for, schema
-from app.store.models import IdempotencyKey, Message, Profile
+from app.store.models import IdempotencyKey, Message, Note, Profile
 from app.webhooks.models import WebhookDelivery
 
 SNAPSHOTS = Path(__file__).parent / "data"
@@ -105,6 +106,9 @@ def insert_old_rows(engine: Engine) -> None:
             "url": "https://upstream.test/hook", "payload": '{"type": "appointment.cancelled"}',
             "status": "pending", "attempts": 2, "next_attempt_at": WHEN, "created_at": WHEN,
         }],
+        # An offer click as it was stored before revision 0007: the bare offer id.
+        "message_events": [{"message_id": "msg_old1", "kind": "offer_clicked", "detail": "lavanti",
+                            "created_at": WHEN}],
         "appointments": [{
             "brand": "demo-clinic", "appointment_id": "apt-1", "status": "confirmed",
             "start": "2025-12-01T10:00:00", "end": "2025-12-01T10:30:00",
@@ -141,6 +145,8 @@ def read_old_rows(app: Flask) -> None:
         delivery = db.get(WebhookDelivery, "whk_old1")
         assert delivery is not None and delivery.attempts == 2
         assert delivery.payload == '{"type": "appointment.cancelled"}'
+        [click] = db.scalars(select(Note).where(Note.message_id == "msg_old1")).all()
+        assert (click.kind, json.loads(click.detail or "")) == ("offer_clicked", {"offer": "lavanti"})
         appointment = db.get(Appointment, ("demo-clinic", "apt-1"))
         assert appointment is not None and appointment.sequence == 3
         assert appointment.location == {"name": "Gent"} and appointment.message_id == "msg_old1"
