@@ -27,8 +27,11 @@ import pytest
 from babel.numbers import format_currency, get_currency_precision
 from flask import Flask
 from flask.testing import FlaskClient
+from fontTools.ttLib import TTFont
 from PIL import Image
+from pypdf import PdfReader
 
+from app import fonts
 from app.i18n import translations
 from tests.conftest import PUBLIC_BASE_URL, ROOT, fixture_paths
 
@@ -332,6 +335,35 @@ def test_pdf_names_the_document_and_numbers_its_pages(path: Path, render: Callab
     for number, sheet in enumerate(sheets[:pages], start=1):
         expected = spaces(footer % {"page": number, "pages": pages})
         assert expected in spaces(sheet), f"page {number} has no footer {expected!r}"
+
+
+def embedded_fonts(data: bytes) -> list[tuple[str, str]]:
+    """Each font of the PDF as pdffonts lists it: its name (less a subset's prefix) and whether
+    its program is embedded."""
+    listing = subprocess.run(["pdffonts", "-"], input=data, capture_output=True, check=True)
+    rows = [line.split() for line in listing.stdout.decode().splitlines()[2:]]
+    return [(row[0].split("+", 1)[-1], row[-5]) for row in rows]
+
+
+def font_versions(data: bytes) -> set[str]:
+    """The version (name ID 5) of every font program embedded in the PDF."""
+    reader = PdfReader(io.BytesIO(data))
+    objects = (reader.get_object(number) for number in range(1, reader.trailer["/Size"]))
+    programs = [item["/FontFile2"].get_object().get_data() for item in objects
+                if isinstance(item, dict) and item.get("/Type") == "/FontDescriptor"]
+    return {TTFont(io.BytesIO(program))["name"].getDebugName(5) for program in programs}
+
+
+@pytest.mark.parametrize("path", ALL)
+def test_pdf_embeds_the_shipped_type_family_only(path: Path, render: Callable[[Path], Rendered]) -> None:
+    # Liberation Sans 2.1.5 from app/fonts, not a machine's fonts (its Liberation Sans 1.07,
+    # DejaVu): every font embedded, every one of the family, every program the shipped version.
+    data = render(path).pdf()
+    found = embedded_fonts(data)
+    assert {name for name, _ in found} == {"Liberation-Sans", "Liberation-Sans-Bold"}, found
+    assert all(embedded == "yes" for _, embedded in found), found
+    shipped = {TTFont(fonts.face_file(bold))["name"].getDebugName(5) for bold in (False, True)}
+    assert font_versions(data) == shipped == {"Version 2.1.5"}
 
 
 @pytest.mark.parametrize("path", LONG_INVOICES)

@@ -91,9 +91,11 @@ def test_the_english_word_list_catches_english() -> None:
     assert words & ENGLISH == {"energy", "your", "identity", "card"}
 
 
-@pytest.mark.parametrize("path", [pytest.param(path, id=f"{path.parent.name}/{path.stem}")
-                                  for path in fixture_paths()
-                                  if not json.loads(path.read_text(encoding="utf-8"))["locale"].startswith("en")])
+NOT_ENGLISH = [pytest.param(path, id=f"{path.parent.name}/{path.stem}") for path in fixture_paths()
+               if not json.loads(path.read_text(encoding="utf-8"))["locale"].startswith("en")]
+
+
+@pytest.mark.parametrize("path", NOT_ENGLISH)
 def test_a_fixture_speaks_its_own_language(path: Path) -> None:
     request = json.loads(path.read_text(encoding="utf-8"))
     brand = json.loads((BRANDS / request["brand"] / "brand.json").read_text(encoding="utf-8"))["name"]
