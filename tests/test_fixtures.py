@@ -481,6 +481,38 @@ def test_names_come_through_every_channel_intact(path: Path, render: Callable[[P
     assert not given or given in email_html
 
 
+# --------------------------------------------------------------------------- the seller
+
+
+def text_of(html: str) -> str:
+    """An HTML fragment as the words it shows, spaces made plain."""
+    return spaces(html_module.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+@pytest.mark.parametrize("path", BILLING)
+def test_the_from_block_and_every_footer_name_one_seller(
+    path: Path, render: Callable[[Path], Rendered]
+) -> None:
+    # The request's data.seller is the seller everywhere (README: "One seller per message"): the
+    # From block says its name, address and VAT number; the footers of the web page, the PDF
+    # and the email (HTML and text) say the same, in this one line.
+    rendered = render(path)
+    seller = rendered.request["data"]["seller"]
+    lines = [line.strip() for line in seller["address"].split(",")]
+    vat = translations(rendered.language).gettext("VAT number")
+    legal = f"{', '.join([seller['name'], *lines])}. {vat}: {seller['vat_id']}."
+    page = rendered.get(rendered.outputs["web"]["url"]).text()
+    # The first party, under its role ("Van"): the seller.
+    from_block = text_of(re.search(r'<div class="c-parties__party">.*?</h2>(.*?)</div>', page, re.DOTALL)[1])
+    assert from_block == spaces(" ".join([seller["name"], *lines, f"{vat}: {seller['vat_id']}"]))
+    footer = text_of(re.search(r'<p class="c-footer__legal">(.*?)</p>', page, re.DOTALL)[1])
+    assert footer.endswith(legal), footer
+    mail = rendered.outputs["email"]
+    assert mail["text"].rstrip().endswith("--\n" + legal)
+    assert legal in text_of(mail["html"])
+    assert legal in spaces(pdftotext(rendered.pdf()))
+
+
 # --------------------------------------------------------------------------- money
 
 
