@@ -490,9 +490,7 @@ def text_of(html: str) -> str:
 
 
 @pytest.mark.parametrize("path", BILLING)
-def test_the_from_block_and_every_footer_name_one_seller(
-    path: Path, render: Callable[[Path], Rendered]
-) -> None:
+def test_from_block_and_footers_name_one_seller(path: Path, render: Callable[[Path], Rendered]) -> None:
     # The request's data.seller is the seller everywhere (README: "One seller per message"): the
     # From block says its name, address and VAT number; the footers of the web page, the PDF
     # and the email (HTML and text) say the same, in this one line.
