@@ -1,8 +1,9 @@
 """PDF: the document face of the message, laid out by WeasyPrint for print (A4).
 
 WeasyPrint fetches through `OwnAssetsFetcher`, deny by default: it serves only our own
-content-addressed assets from disk and refuses every other URL (`file:`, `http(s):` to
-anywhere, `data:`), so nothing a request says can make us read a file or call a host.
+content-addressed assets and the shipped type family (app/fonts, named by the stylesheet's
+@font-face) from disk and refuses every other URL (`file:`, `http(s):` to anywhere, `data:`),
+so nothing a request says can make us read a file or call a host.
 
 Invoices and bills are PDF/A-3b files with their e-invoice inside: the Factur-X /
 ZUGFeRD XML (EN 16931, app/einvoice.py) made from the same data, embedded as
@@ -40,6 +41,7 @@ from weasyprint.css import ColorProfile
 from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from app import fonts
 from app.channels import ChannelOutput, File
 from app.channels.print_cache import shared
 from app.channels.sandbox import bounded
@@ -85,6 +87,9 @@ class OwnAssetsFetcher(URLFetcher):
                 if path.is_file():
                     self.stored.add(url)
                     return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "image/png"})
+            face = fonts.face_at(url.removeprefix(self.public_base_url))
+            if face is not None:
+                return URLFetcherResponse(url, face.read_bytes(), {"Content-Type": fonts.CONTENT_TYPE})
         log.warning("refused to fetch %s", url[:200])
         raise FetchRefused(f"Touchpoint fetches only its own assets, not {url[:200]}")
 
@@ -303,10 +308,10 @@ def client_gone() -> Callable[[], bool] | None:
     return gone
 
 
-# The cheap checks. Underestimates of what a page holds (DejaVu Sans 9-10 pt on A4, measured
-# on invoices: about 29 one-row lines a page, 45 text rows of 45 characters in a description
-# cell), so a request refused here could never have fitted; what passes may still be stopped
-# by the time limit.
+# The cheap checks. Underestimates of what a page holds (measured on invoices in DejaVu Sans
+# 9-10 pt on A4, wider than the Liberation Sans they are set in now: about 29 one-row lines a
+# page, 45 text rows of 45 characters in a description cell), so a request refused here could
+# never have fitted; what passes may still be stopped by the time limit.
 WORD_LIMIT = 300  # characters without a space: longer than any word, IBAN or reference
 ROW_CHARACTERS = 60
 ROWS_PER_PAGE = 60

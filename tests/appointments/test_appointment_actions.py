@@ -138,7 +138,7 @@ def test_the_page_lists_the_slots_in_the_message_language(client: FlaskClient) -
     assert "09:00–09:45" in text
     assert 'lang="nl-BE"' in form.page
     # The appointment as it stands, to compare with.
-    assert "Mortgage refinancing review" in text and "Sofie Peeters" in text
+    assert "Bespreking herfinanciering van uw hypotheek" in text and "Sofie Peeters" in text
 
 
 def test_the_page_shows_times_in_the_customers_own_zone(client: FlaskClient) -> None:

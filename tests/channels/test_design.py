@@ -6,7 +6,8 @@ rendered once. What is checked, and why:
   no sideways scrolling, and the blocking really happened;
 - a payment reference, an IBAN, an amount or a time range is one line box on the web page at
   320, 375 and 1024 px and in the email at 320 and 375 px;
-- the invoice's web table headers do not overlap at 1024 px;
+- the invoice's web table headers do not overlap at 1024 px, and no word of a table header
+  (email or web, every invoice and bill) breaks inside at 320 and 375 px;
 - the tips QR code is hidden on a phone (it would be scanned by the phone showing it) and
   shown on a wide screen;
 - in a dark colour scheme the web page and the email's content turn dark, with text that
@@ -153,6 +154,40 @@ def test_invoice_table_headers_do_not_overlap_at_1024px(
         assert inside, header
     for first, second in itertools.pairwise(headers):
         assert first["right"] <= second["left"], (first, second)
+
+
+# Each word of a table header cell ("Amount", "Btw-tarief"), as one line box or more: a word
+# broken inside ("Amou" over "nt") spans two. A compound may wrap after its hyphen.
+_BROKEN_HEADER_WORDS_JS = """() => [...document.querySelectorAll('th')]
+  .filter((th) => th.getClientRects().length > 0)
+  .flatMap((th) => {
+    const broken = [];
+    const texts = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+      for (const word of node.data.matchAll(/[^\\s-]+-?/g)) {
+        const range = document.createRange();
+        range.setStart(node, word.index);
+        range.setEnd(node, word.index + word[0].length);
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+          .map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(`${word[0]} (in "${th.textContent.trim()}")`);
+      }
+    }
+    return broken;
+  })"""
+
+
+@pytest.mark.parametrize("width", [320, 375])
+@pytest.mark.parametrize("name", PAYING)
+def test_no_table_header_word_breaks_inside_on_a_phone(
+    name: str, width: int, live: tuple[Flask, str], answer_of: AnswerOf, page_in: Any
+) -> None:
+    answer = answer_of(name)
+    for face, url in (("email", email_url(live, answer)), ("web", answer["outputs"]["web"]["url"])):
+        page = page_in("plain", url, width)
+        assert page.locator("th").count() >= 2, f"{face}: no table header"
+        broken = page.evaluate(_BROKEN_HEADER_WORDS_JS)
+        assert not broken, f"{face} at {width} px breaks inside: {broken}"
 
 
 @pytest.mark.parametrize(("width", "shown"), [(375, False), (1024, True)])

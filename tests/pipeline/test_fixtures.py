@@ -27,8 +27,11 @@ import pytest
 from babel.numbers import format_currency, get_currency_precision
 from flask import Flask
 from flask.testing import FlaskClient
+from fontTools.ttLib import TTFont
 from PIL import Image
+from pypdf import PdfReader
 
+from app import fonts
 from app.i18n import translations
 from tests.conftest import PUBLIC_BASE_URL, ROOT, fixture_paths
 
@@ -334,6 +337,35 @@ def test_pdf_names_the_document_and_numbers_its_pages(path: Path, render: Callab
         assert expected in spaces(sheet), f"page {number} has no footer {expected!r}"
 
 
+def embedded_fonts(data: bytes) -> list[tuple[str, str]]:
+    """Each font of the PDF as pdffonts lists it: its name (less a subset's prefix) and whether
+    its program is embedded."""
+    listing = subprocess.run(["pdffonts", "-"], input=data, capture_output=True, check=True)
+    rows = [line.split() for line in listing.stdout.decode().splitlines()[2:]]
+    return [(row[0].split("+", 1)[-1], row[-5]) for row in rows]
+
+
+def font_versions(data: bytes) -> set[str]:
+    """The version (name ID 5) of every font program embedded in the PDF."""
+    reader = PdfReader(io.BytesIO(data))
+    objects = (reader.get_object(number) for number in range(1, reader.trailer["/Size"]))
+    programs = [item["/FontFile2"].get_object().get_data() for item in objects
+                if isinstance(item, dict) and item.get("/Type") == "/FontDescriptor"]
+    return {TTFont(io.BytesIO(program))["name"].getDebugName(5) for program in programs}
+
+
+@pytest.mark.parametrize("path", ALL)
+def test_pdf_embeds_the_shipped_type_family_only(path: Path, render: Callable[[Path], Rendered]) -> None:
+    # Liberation Sans 2.1.5 from app/fonts, not a machine's fonts (its Liberation Sans 1.07,
+    # DejaVu): every font embedded, every one of the family, every program the shipped version.
+    data = render(path).pdf()
+    found = embedded_fonts(data)
+    assert {name for name, _ in found} == {"Liberation-Sans", "Liberation-Sans-Bold"}, found
+    assert all(embedded == "yes" for _, embedded in found), found
+    shipped = {TTFont(fonts.face_file(bold))["name"].getDebugName(5) for bold in (False, True)}
+    assert font_versions(data) == shipped == {"Version 2.1.5"}
+
+
 @pytest.mark.parametrize("path", LONG_INVOICES)
 def test_long_invoice_repeats_its_table_header_on_every_page(
     path: Path, render: Callable[[Path], Rendered]
@@ -447,6 +479,36 @@ def test_names_come_through_every_channel_intact(path: Path, render: Callable[[P
         assert name in page, f"{name!r} not on the web page"
         assert squeezed(name) in pdf_text, f"{name!r} not in the PDF"
     assert not given or given in email_html
+
+
+# --------------------------------------------------------------------------- the seller
+
+
+def text_of(html: str) -> str:
+    """An HTML fragment as the words it shows, spaces made plain."""
+    return spaces(html_module.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+@pytest.mark.parametrize("path", BILLING)
+def test_from_block_and_footers_name_one_seller(path: Path, render: Callable[[Path], Rendered]) -> None:
+    # The request's data.seller is the seller everywhere (README: "One seller per message"): the
+    # From block says its name, address and VAT number; the footers of the web page, the PDF
+    # and the email (HTML and text) say the same, in this one line.
+    rendered = render(path)
+    seller = rendered.request["data"]["seller"]
+    lines = [line.strip() for line in seller["address"].split(",")]
+    vat = translations(rendered.language).gettext("VAT number")
+    legal = f"{', '.join([seller['name'], *lines])}. {vat}: {seller['vat_id']}."
+    page = rendered.get(rendered.outputs["web"]["url"]).text()
+    # The first party, under its role ("Van"): the seller.
+    from_block = text_of(re.search(r'<div class="c-parties__party">.*?</h2>(.*?)</div>', page, re.DOTALL)[1])
+    assert from_block == spaces(" ".join([seller["name"], *lines, f"{vat}: {seller['vat_id']}"]))
+    footer = text_of(re.search(r'<p class="c-footer__legal">(.*?)</p>', page, re.DOTALL)[1])
+    assert footer.endswith(legal), footer
+    mail = rendered.outputs["email"]
+    assert mail["text"].rstrip().endswith("--\n" + legal)
+    assert legal in text_of(mail["html"])
+    assert legal in spaces(pdftotext(rendered.pdf()))
 
 
 # --------------------------------------------------------------------------- money

@@ -101,7 +101,7 @@ def test_mjml_is_compiled_once_and_recompiled_when_a_component_changes(
 
     # A designer edits a component the message includes: the next render shows it.
     footer = tmp_path / "components/footer/email.mjml"
-    footer.write_text(footer.read_text().replace("{{ brand.legal }}", "EDITED {{ brand.legal }}"))
+    footer.write_text(footer.read_text().replace("{{ legal }}", "EDITED {{ legal }}"))
     stat = footer.stat()
     os.utime(footer, (stat.st_atime, stat.st_mtime + 5))
     second = env.get_template("email/invoice/email.mjml")

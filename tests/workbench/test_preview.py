@@ -172,7 +172,7 @@ def test_pages_are_safe(preview_app: Flask, preview: FlaskClient, tmp_path: Path
 
 def test_render_errors_name_file_and_line(tmp_path: Path, design_copy: Path) -> None:
     footer = design_copy / "components/footer/document.html"
-    footer.write_text(footer.read_text().replace("{{ brand.legal }}", "{{ brand.legall }}"))
+    footer.write_text(footer.read_text().replace("{{ legal }}", "{{ brand.legall }}"))
     button = design_copy / "components/button/email.mjml"
     button.write_text(button.read_text().replace("{{ button.label }}", "{{ button.label | nosuchfilter }}"))
     greeting = design_copy / "components/greeting/email.mjml"
