@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -172,3 +173,31 @@ def short_targets(page: Page, selector: str, minimum: float) -> list[str]:
 
 def count(page: Page, selector: str) -> int:
     return page.evaluate("(selector) => document.querySelectorAll(selector).length", selector)
+
+
+# axe-core: WCAG 2.0-2.2 A and AA rules and its best practices; a serious or critical finding fails.
+AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
+                                                    "best-practice"]},
+             "resultTypes": ["violations"], "iframes": False}
+AXE_FAILING = {"serious", "critical"}
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Every finding of axe-core's rules on the page."""
+    return Axe().run(page, options=AXE_RULES).response["violations"]
+
+
+def failing(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [violation for violation in violations if violation["impact"] in AXE_FAILING]
+
+
+def describe_axe(violations: list[dict[str, Any]]) -> str:
+    """One line per finding, then up to five elements it names, for a failure message."""
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['impact']}: {violation['id']}: {violation['help']} "
+                     f"({violation['helpUrl']})")
+        for node in violation["nodes"][:5]:
+            summary = node["failureSummary"].splitlines()[-1].strip()
+            lines.append(f"    {' '.join(map(str, node['target']))}: {summary}")
+    return "\n".join(lines)

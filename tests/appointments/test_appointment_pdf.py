@@ -17,9 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.pipeline import prepare_message
-from tests.channels.test_bill_pdf import words
 from tests.conftest import FIXTURES, load_fixture
-from tests.visuals.test_qr import fetch, rasterise, render, zbar
+from tests.outputs import fetch, rasterise, render, words, zbar
 
 APPOINTMENTS = sorted(f"appointment/{path.stem}" for path in (FIXTURES / "appointment").glob("*.json"))
 # The caption and the calendar line, by the message's language.

@@ -13,23 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, Page, Route
 
 from app.workbench.scratch import file_of, list_fixtures, render_fixture, scratch_app
+from tests.browser import axe_violations, describe_axe, failing
 from tests.conftest import FIXTURES, ROOT, fixture_paths, make_app
 
 pytestmark = pytest.mark.browser
 
 FIXTURE_NAMES = [path.relative_to(FIXTURES).with_suffix("").as_posix() for path in fixture_paths()]
-RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
-                                                "best-practice"]},
-         "resultTypes": ["violations"], "iframes": False}
-FAILING = {"serious", "critical"}
 _ASSET = re.compile(r"/assets/([0-9a-f]{64})\.png$")
 
 
@@ -75,29 +70,14 @@ def phone(chromium: Browser, workbench: Flask) -> Iterator[Page]:
     context.close()
 
 
-def _violations(page: Page) -> list[dict[str, Any]]:
-    return Axe().run(page, options=RULES).response["violations"]
-
-
-def _describe(violations: list[dict[str, Any]]) -> str:
-    lines = []
-    for violation in violations:
-        lines.append(f"{violation['impact']}: {violation['id']}: {violation['help']} "
-                     f"({violation['helpUrl']})")
-        for node in violation["nodes"][:5]:
-            summary = node["failureSummary"].splitlines()[-1].strip()
-            lines.append(f"    {' '.join(map(str, node['target']))}: {summary}")
-    return "\n".join(lines)
-
-
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_web_page_passes_axe(name: str, pages: dict[str, str], phone: Page) -> None:
     if name not in pages:
         pytest.skip(f"{name} has no web page")
     phone.set_content(pages[name], wait_until="load")
-    violations = _violations(phone)
-    failing = [v for v in violations if v["impact"] in FAILING]
-    assert not failing, f"{name}:\n{_describe(failing)}\nalso:\n{_describe(violations)}"
+    violations = axe_violations(phone)
+    serious = failing(violations)
+    assert not serious, f"{name}:\n{describe_axe(serious)}\nalso:\n{describe_axe(violations)}"
 
 
 def test_axe_finds_what_is_wrong_on_a_bad_page(phone: Page) -> None:
@@ -105,7 +85,7 @@ def test_axe_finds_what_is_wrong_on_a_bad_page(phone: Page) -> None:
                       '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
                       '<p style="color:#bbb;background:#fff">Faint</p>'
                       '<a href="https://example.com"></a></main></body></html>')
-    found = {v["id"]: v["impact"] for v in _violations(phone)}
+    found = {v["id"]: v["impact"] for v in axe_violations(phone)}
     assert found.get("image-alt") == "critical"
     assert found.get("color-contrast") == "serious"
     assert found.get("link-name") == "serious"
@@ -121,5 +101,5 @@ def test_the_preview_gallery_passes_axe(tmp_path: Path, phone: Page) -> None:
     app.extensions["touchpoint.engine"].dispose()
     phone.set_viewport_size({"width": 1280, "height": 900})
     phone.set_content(html, wait_until="load")
-    failing = [v for v in _violations(phone) if v["impact"] in FAILING]
-    assert not failing, _describe(failing)
+    serious = failing(axe_violations(phone))
+    assert not serious, describe_axe(serious)

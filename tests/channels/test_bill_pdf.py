@@ -5,7 +5,6 @@ page 1's text by pdftotext, its QR code from page 1 rasterised by pdftoppm, deco
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,9 @@ from flask.testing import FlaskClient
 
 from app.pipeline import prepare_message
 from tests.conftest import FIXTURES, load_fixture
-from tests.visuals.test_qr import epc_fields, fetch, rasterise, render, zbar
+from tests.outputs import epc_fields, fetch, page_text, rasterise, render, words, zbar
 
 BILLS = sorted(f"bill/{path.stem}" for path in (FIXTURES / "bill").glob("*.json"))
-
-
-def words(text: str) -> str:
-    return " ".join(text.replace("\xa0", " ").split())
-
-
-def page_text(pdf: bytes, page: int) -> str:
-    result = subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), "-", "-"],
-                            input=pdf, capture_output=True, check=True)
-    return words(result.stdout.decode())
 
 
 def shown_payment(app: Flask, document: dict[str, Any]) -> dict[str, Any]:

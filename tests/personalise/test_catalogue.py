@@ -13,7 +13,7 @@ from flask import Flask
 from app.personalise import located
 from app.personalise.catalogue import CatalogueError, display_path, load_catalogue
 from tests.conftest import ROOT, _config, load_fixture, make_app
-from tests.personalise.test_personalise import PRODUCTS, offer
+from tests.personalise.helpers import PRODUCTS, offer
 
 BRANDS = ROOT / "templates" / "brands"
 

@@ -11,6 +11,7 @@ from itsdangerous import TimestampSigner
 
 from app.personalise.links import PURPOSE
 from tests.conftest import PUBLIC_BASE_URL, load_fixture
+from tests.personalise.helpers import click_links
 
 
 def rendered(client: FlaskClient) -> dict[str, Any]:
@@ -18,13 +19,6 @@ def rendered(client: FlaskClient) -> dict[str, Any]:
     response = client.post("/v1/render", json=request)
     assert response.status_code == 201
     return response.json
-
-
-def click_links(answer: dict[str, Any]) -> dict[str, str]:
-    """Each block's tracked link, by the block's title in the email."""
-    html = answer["outputs"]["email"]["html"]
-    links = re.findall(rf'href="{re.escape(PUBLIC_BASE_URL)}(/c/[^"]+)"[^>]*>\s*Discover (\w+)', html)
-    return {name.lower(): path for path, name in links}
 
 
 def actions(client: FlaskClient) -> list[tuple[str, str]]:

@@ -18,32 +18,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.brands import Product
-from app.i18n import LANGUAGES
 from app.personalise import decide
 from app.personalise.catalogue import Catalogue, load_catalogue
 from app.personalise.facts import read_facts
 from app.pipeline import commit, prepare_message, render_message
 from tests.conftest import PUBLIC_BASE_URL, load_fixture
+from tests.personalise.helpers import PRODUCTS, offer
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-PRODUCTS = {
-    "arpeggia": Product("arpeggia", {"en": "Arpeggia"}, refill=True, image=None),
-    "lavanti": Product("lavanti", {"en": "Lavanti"}, refill=True, image=None),
-    "restritto": Product("restritto", {"en": "Restritto"}, refill=True, image=None),
-    "vertuo-next": Product("vertuo-next", {"en": "Vertuo Next"}, refill=False, image=None),
-}
-
-
-def words(text: str) -> dict[str, str]:
-    return {language: f"{text} ({language})" for language in LANGUAGES}
-
-
-def offer(offer_id: str, kind: str = "promotion", **fields: Any) -> dict[str, Any]:
-    return {"id": offer_id, "kind": kind, "title": words(offer_id), "text": words(f"About {offer_id}"),
-            "url": f"https://shop.example/{offer_id}", **fields}
-
-
 def catalogue(tmp_path: Path, offers: list[dict[str, Any]], **top: Any) -> Catalogue:
     path = tmp_path / "offers.json"
     document = {"topics": ["capsules", "celebrations", "family", "surveys"], **top, "offers": offers}

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page
 
 from tests import browser as measure
-from tests.channels.test_accessibility import FAILING, RULES, _describe
 from tests.conftest import PHONE, load_fixture
 
 pytestmark = pytest.mark.browser
@@ -34,9 +32,8 @@ def rendered(live: tuple[Flask, str], customer_id: str, locale: str) -> dict[str
 def check(page: Page, tmp_path: Path, name: str) -> None:
     screenshot = tmp_path / f"{name}.png"
     page.screenshot(path=screenshot, full_page=True, scale="css")
-    violations = Axe().run(page, options=RULES).response["violations"]
-    failing = [v for v in violations if v["impact"] in FAILING]
-    problems = [f"axe: {_describe(failing)}"] if failing else []
+    serious = measure.failing(measure.axe_violations(page))
+    problems = [f"axe: {measure.describe_axe(serious)}"] if serious else []
     problems += [f"overflow: {p}" for p in measure.horizontal_overflow(page, PHONE["width"])]
     problems += [f"image: {p}" for p in measure.broken_images(page)]
     problems += [f"tap target: {p}" for p in measure.short_targets(page, TARGETS, 44)]

@@ -18,7 +18,7 @@ from app.store import session
 from app.store.models import Base
 from tests.appointments.helpers import actions, appointment, open_form, render, share_templates, submit
 from tests.conftest import load_fixture
-from tests.personalise.test_clicks import click_links
+from tests.personalise.helpers import click_links
 
 CUSTOMER = "c-erase-7"
 GIVEN, FAMILY = "Quillonia", "Brackenthorpe"

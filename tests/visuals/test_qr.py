@@ -8,9 +8,7 @@ pictures are shown to be drawn once per content: a second message, or a second p
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -18,39 +16,7 @@ from flask.testing import FlaskClient
 from app.i18n import LANGUAGES, translations
 from app.visuals import drawn, qr
 from tests.conftest import PUBLIC_BASE_URL, load_fixture
-
-
-def zbar(png: bytes, binary: bool = False) -> list[bytes]:
-    """Every QR code zbarimg finds in a PNG, as the bytes it encodes.
-
-    `binary` reads the symbol's bytes exactly as encoded (no charset guessing), for a picture
-    with one symbol; otherwise each symbol is printed as text followed by a newline.
-    """
-    args = ["-Sbinary"] if binary else []
-    result = subprocess.run(["zbarimg", "-q", "--raw", *args, "-"], input=png, capture_output=True,
-                            check=False)
-    assert result.returncode in (0, 4), result.stderr  # 4: nothing found
-    if binary:
-        return [result.stdout] if result.stdout else []
-    return [chunk for chunk in re.split(rb"\n(?=BCD\n|https://)", result.stdout.rstrip(b"\n")) if chunk]
-
-
-def rasterise(pdf: bytes, tmp_path: Path, dpi: int = 150) -> list[bytes]:
-    (tmp_path / "doc.pdf").write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(tmp_path / "doc.pdf"), str(tmp_path / "page")],
-                   check=True)
-    return [path.read_bytes() for path in sorted(tmp_path.glob("page*.png"))]
-
-
-def fetch(client: FlaskClient, url: str) -> bytes:
-    with client.get(url.removeprefix(PUBLIC_BASE_URL)) as response:
-        assert response.status_code == 200, url
-        return response.data
-
-
-def epc_fields(payload: bytes) -> list[str]:
-    return payload.decode("utf-8").rstrip("\n").split("\n")
-
+from tests.outputs import epc_fields, fetch, rasterise, render, zbar
 
 CAPSULES_EPC = [
     "BCD", "002", "1", "SCT",           # service tag, version, UTF-8, SEPA credit transfer
@@ -59,12 +25,6 @@ CAPSULES_EPC = [
     "",                                  # no purpose code
     "090933755493",                      # the structured communication +++090/9337/55493+++
 ]
-
-
-def render(client: FlaskClient, document: dict[str, Any]) -> dict[str, Any]:
-    response = client.post("/v1/render", json=document)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.json
 
 
 # The alt text opens with "SEPA QR code:" in the message's language.
