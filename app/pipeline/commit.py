@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import logs
 from app.pipeline.rendered import Record, Rendered
-from app.store import archive, artifacts, idempotency, session
+from app.store import archive, artifacts, idempotency, one_writer, session
 from app.visuals.drawn import keep
 
 
@@ -65,15 +65,17 @@ def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
 
 def _write_rows(db: Session, rendered: Rendered, files: list[dict[str, Any]],
                 records: tuple[Record, ...]) -> None:
-    """The one transaction: the message's rows, then every record; rolled back on any failure."""
+    """The one transaction: the message's rows, then every record; rolled back on any failure.
+    It holds the database's write turn from its first write to its commit."""
     try:
-        archive.add_message(
-            db, message_id=rendered.message_id, request=rendered.request, answer=rendered.answer,
-            customer_id=rendered.customer_id, brand=rendered.brand, outputs=rendered.outputs,
-            files=files)
-        for record in (*rendered.records, *records):
-            record.write(db)
-        db.commit()
+        with one_writer():
+            archive.add_message(
+                db, message_id=rendered.message_id, request=rendered.request, answer=rendered.answer,
+                customer_id=rendered.customer_id, brand=rendered.brand, outputs=rendered.outputs,
+                files=files)
+            for record in (*rendered.records, *records):
+                record.write(db)
+            db.commit()
     except BaseException:
         db.rollback()
         raise

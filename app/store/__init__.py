@@ -7,7 +7,11 @@ request (`store.session()`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import click
@@ -20,7 +24,7 @@ from app.store import schema
 from app.store.artifacts import ArtifactStore, sweep_command
 from app.store.commands import db_command
 
-__all__ = ["ArtifactStore", "artifacts", "engine_for", "init_app", "session"]
+__all__ = ["ArtifactStore", "artifacts", "engine_for", "init_app", "one_writer", "session"]
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -62,6 +66,44 @@ def _json_text(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+class SqliteWriters:
+    """One writer at a time on a SQLite file, in turn, across this process's threads (a lock)
+    and the machine's processes (an flock on `<database>.writer`).
+
+    SQLite itself lets one writer in and has the others retry after sleeps that grow to 100 ms
+    (its busy handler): under load, renders waited out those sleeps while the file was free.
+    A writer waiting here wakes as soon as the one before it is done. Writes that do not pass
+    here (a job claim, a webhook's state) still meet SQLite's own wait; they are few."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = Path(f"{database}.writer")
+        self._threads = threading.Lock()
+        self._fd: tuple[int, int] | None = None  # (pid, descriptor): an flock is per process
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._fd[0] != os.getpid():
+            self._fd = (os.getpid(), os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        return self._fd[1]
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            descriptor = self._descriptor()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+def one_writer() -> AbstractContextManager[None]:
+    """Hold the database's write turn (SQLite files: see SqliteWriters; other databases have
+    writers of their own and need none) around a write transaction, from its first write to
+    its commit."""
+    writers: SqliteWriters | None = current_app.extensions["touchpoint.writers"]
+    return writers.turn() if writers is not None else nullcontext()
+
+
 def init_app(app: Flask) -> None:
     engine = engine_for(app.config["DATABASE_URL"])
     try:
@@ -73,6 +115,8 @@ def init_app(app: Flask) -> None:
         sessionmaker(engine, expire_on_commit=False) if problem is None else _refuse(problem)
     )
     app.extensions["touchpoint.engine"] = engine
+    database = _sqlite_file(app.config["DATABASE_URL"])
+    app.extensions["touchpoint.writers"] = SqliteWriters(database) if database is not None else None
     app.extensions["touchpoint.artifacts"] = ArtifactStore(Path(app.config["ARTIFACT_DIR"]))
     app.teardown_appcontext(_close_session)
     app.cli.add_command(db_command)
