@@ -21,6 +21,7 @@ from babel.dates import format_date
 from markupsafe import Markup
 
 from app.i18n import N_
+from app.money import compute_totals
 from app.pipeline.compose import Composed, plain_spaces, sentences
 from app.pipeline.compose.billing import (
     facts,
@@ -31,7 +32,6 @@ from app.pipeline.compose.billing import (
     totals_view,
 )
 from app.pipeline.enrich import Enriched
-from app.pipeline.money import compute_totals
 from app.schemas import BillRequest
 from app.schemas.bill import BillData
 from app.visuals.charts import PRINT, SCREEN, Bar, ConsumptionChart, Line, chart_svg, nice_ticks

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.money import compute_totals, quantize
 from app.pipeline.compose import Composed, sentences
 from app.pipeline.compose.billing import (
     facts,
@@ -23,7 +24,6 @@ from app.pipeline.compose.billing import (
     totals_view,
 )
 from app.pipeline.enrich import Enriched
-from app.pipeline.money import compute_totals, quantize
 from app.schemas import InvoiceRequest
 
 
