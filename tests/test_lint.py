@@ -14,9 +14,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
+from app.visuals.contrast import contrast_ratio
 from app.workbench import lint as lint_module
 from app.workbench import mjml_check
-from app.workbench.contrast import contrast_ratio, painted_pairs
+from app.workbench.contrast import painted_pairs
 from app.workbench.lint import Finding, Linter, is_allowed, load_allowed
 from app.workbench.params import used_paths
 from app.workbench.rendered import check_html
