@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
-from app.serve import wake
+from app import wake
 from app.webhooks.delivery import Report, backoff, deliver_due
 from app.webhooks.models import WebhookDelivery
 from tests.appointments import actions, appointment, open_form, render, share_templates, submit

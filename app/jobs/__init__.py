@@ -23,7 +23,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from app.serve import wake
+from app import wake
 
 log = logging.getLogger(__name__)
 

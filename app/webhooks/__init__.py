@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from app.serve import wake as background
+from app import wake as background
 
 
 def init_app(app: Flask) -> None:
