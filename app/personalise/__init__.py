@@ -1,12 +1,12 @@
 """Stage 4, personalise: which offers this customer sees in this message, and why the others not.
 
-Input: an Enriched bundle (the brand's offer catalogue, the customer's profile, the message
-type and `now`) and when each offer was shown to the customer before (counted from the archive,
-for frequency caps). Output: a Personalisation: the blocks as the `offers` component renders
-them (in the message's language, with tracked links) and the trace for the answer's
-`personalisation`, stored with the message. Pure: no I/O.
+Input: an Enriched bundle (the brand's offer catalogue, loaded with the brand by
+app/brands/catalogue.py, the customer's profile, the message type and `now`) and when each
+offer was shown to the customer before (counted from the archive, for frequency caps).
+Output: a Personalisation: the blocks as the `offers` component renders them (in the
+message's language, with tracked links) and the trace for the answer's `personalisation`,
+stored with the message. Pure: no I/O.
 
-    catalogue.py  the brand's offers.json, checked at load (file and line for every problem)
     facts.py      what the profile says, read once; nothing inferred
     engine.py     candidates, scores, the rules, the trace
     links.py      the signed `/c/<token>` click links
@@ -26,7 +26,7 @@ from app.personalise.facts import Facts, read_facts
 from app.personalise.links import offer_link
 
 if TYPE_CHECKING:
-    from app.personalise.catalogue import Offer
+    from app.brands.catalogue import Offer
     from app.pipeline.enrich import Enriched
 
 __all__ = ["Personalisation", "decide", "personalise"]

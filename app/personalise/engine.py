@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from app.personalise.catalogue import Catalogue, Offer
+from app.brands.catalogue import Catalogue, Offer
 from app.personalise.facts import Facts
 
 SCORE_COMPLEMENT = 60.0

@@ -2,6 +2,10 @@
 
 A brand says its colours, logo, sender, default locale and legal footer per language. The
 logo is stored once as a content-addressed asset so every email points at the same URL.
+
+    products.py   its products (`products.json`): names and pictures
+    catalogue.py  its offer catalogue (`offers.json`), checked at load, every problem at its line
+    located.py    JSON that remembers each value's line, for the catalogue's problems
 """
 
 from __future__ import annotations
@@ -15,28 +19,12 @@ from typing import Any
 from flask import Flask
 from PIL import Image
 
+from app.brands.catalogue import EMPTY, Catalogue, load_catalogue, picture_store
+from app.brands.products import PRODUCT_IMAGE_SIZE, Product
 from app.i18n import phone_number
-from app.personalise.catalogue import EMPTY, Catalogue, load_catalogue, picture_store
 from app.problems import InvalidRequest
 from app.store.artifacts import ArtifactStore
 from app.visuals.palette import dark_colors, dark_logo
-
-
-@dataclass(frozen=True)
-class Product:
-    """A product of the brand's catalogue (`products.json`): its name and picture."""
-
-    sku: str
-    name: dict[str, str]
-    refill: bool
-    image: dict[str, Any] | None
-
-    def name_in(self, language: str) -> str:
-        return self.name.get(language) or self.name.get("en") or self.sku
-
-    def view(self, language: str) -> dict[str, Any]:
-        return {"sku": self.sku, "name": self.name_in(language), "refill": self.refill,
-                "image": {**self.image, "alt": self.name_in(language)} if self.image else None}
 
 
 @dataclass(frozen=True)
@@ -52,7 +40,7 @@ class Brand:
     legal: dict[str, str]
     logo: dict[str, Any] | None
     products: dict[str, Product] = field(default_factory=dict)
-    # The offer catalogue (`offers.json`, app/personalise/catalogue.py); refused at load if broken.
+    # The offer catalogue (`offers.json`, catalogue.py); refused at load if broken.
     offers: Catalogue = EMPTY
     raw: dict[str, Any] = field(default_factory=dict)
     # The dark scheme (app/visuals/palette.py): {colors, logo}, declared in brand.json "dark" or derived.
@@ -89,9 +77,6 @@ DEFAULT_COLORS = {
     "accent": "#e8f0fe",
 }
 
-
-# Product pictures are drawn at 2x and shown at this size.
-PRODUCT_IMAGE_SIZE = 120
 
 # Every logo is fitted into one box, drawn at 2x for sharp phones and shown at 200 x 40, so
 # templates can state its size as a constant (MJML computes with it; Jinja stays out).

@@ -45,19 +45,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from app.brands import located
+from app.brands.products import Product
+from app.config import ROOT
 from app.i18n import LANGUAGES
-from app.personalise import located
 from app.problems import FieldError, Problem
 from app.schemas import TYPE_CHANNELS
 from app.schemas.common import Currency, HttpsUrl, Identifier, NonNegativeAmount
-
-if TYPE_CHECKING:
-    from app.brands import Product
 
 KINDS = ("promotion", "service", "content")
 # The life events a condition may name. A typo would silently match nobody, so it is refused.
@@ -251,8 +250,6 @@ class _Checker:
 
 def display_path(path: Path) -> str:
     """The file as a designer names it: relative to the project when it is inside it."""
-    from app.config import ROOT
-
     try:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
