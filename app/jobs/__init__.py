@@ -10,7 +10,8 @@ once or failed with its problem, across restarts of the service or of a worker.
 
 The database holds every job's truth; a runner holds nothing it could lose. Deferred PDFs
 (`Prefer: respond-async` on POST /v1/render) are one-item jobs of kind `pdf` (deferred.py).
-Module imports stay inside functions here, so `app.store` can load `jobs.models`.
+Its tables (`models`) join the store's schema when the package is imported; `init_app` has the
+store erase the inputs of a customer's items with them (`erasure`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,17 @@ from flask.cli import with_appcontext
 
 from app import wake
 
+# `models` defines the tables on the store's metadata as it loads (app/store/schema.py).
+from app.jobs import erasure, models  # noqa: F401
+from app.store.customers import on_erase
+
 log = logging.getLogger(__name__)
 
 RUNNER = "touchpoint.jobs"
 
 
 def init_app(app: Flask) -> None:
+    on_erase(app, erasure.erase_customer)
     app.cli.add_command(run_jobs_command)
     if app.config.get("CELERY_BROKER_URL"):
         from app.jobs.scaled import Sender

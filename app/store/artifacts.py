@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +27,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.store.ids import chunks
 from app.store.models import Message
-
-# Rows are looked up this many folders at a time (SQLite's limit on bound values).
-CHUNK = 500
 
 
 class ArtifactStore:
@@ -136,11 +134,6 @@ def _older_than(path: Path, cutoff: float) -> bool:
         return False
 
 
-def _chunks(names: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(names), CHUNK):
-        yield names[start:start + CHUNK]
-
-
 def sweep_orphans(store: ArtifactStore, known: Callable[[list[str]], set[str]],
                   grace: float, now: float | None = None) -> Swept:
     """Remove message folders `known` does not name and `.tmp-` files, both older than `grace`
@@ -149,7 +142,7 @@ def sweep_orphans(store: ArtifactStore, known: Callable[[list[str]], set[str]],
     folders = sorted(path.name for path in (store.root / "messages").iterdir()
                      if path.is_dir() and _older_than(path, cutoff))
     removed = 0
-    for chunk in _chunks(folders):
+    for chunk in chunks(folders):
         for message_id in sorted(set(chunk) - known(chunk)):
             store.discard_message(message_id)
             removed += 1
