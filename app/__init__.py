@@ -16,6 +16,7 @@ from app import config
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(config.load(test_config))
+    app.extensions[config.FACTORY] = create_app
 
     from app import appointments, auth, brands, cli, http, jobs, retention, store, templating, webhooks
 

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.config import ROOT
+from app.config import FACTORY, ROOT
 
 
 @click.command("lint")
@@ -23,7 +23,7 @@ def lint_command(no_render: bool) -> None:
     from app.workbench.scratch import scratch_app
 
     # In a scratch app: an empty archive and fresh assets, so local data changes nothing.
-    with scratch_app(current_app.config) as app:
+    with scratch_app(current_app.config, current_app.extensions[FACTORY]) as app:
         findings = Linter(app).run(render=not no_render)
     allowed = load_allowed()
     errors = warnings = known = 0
@@ -59,8 +59,8 @@ def snapshots_command(approve: bool, pattern: str, approved_dir: Path, out_dir: 
     to PNG and compare them with the approved pictures; write a report of what changed."""
     from app.workbench.snapshots import run_snapshots
 
-    report = run_snapshots(current_app.config, pattern=pattern, approved_dir=approved_dir,
-                           out_dir=out_dir, approve=approve, echo=click.echo)
+    report = run_snapshots(current_app.config, current_app.extensions[FACTORY], pattern=pattern,
+                           approved_dir=approved_dir, out_dir=out_dir, approve=approve, echo=click.echo)
     if report.changed and not approve:
         click.echo(f"{len(report.changed)} picture(s) differ from the approved ones: see "
                    f"{report.report_path}\nIf the change is intended: flask --app app snapshots "

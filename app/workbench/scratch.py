@@ -26,6 +26,7 @@ from unittest import mock
 from flask import Flask
 
 from app.channels import ORDER, ChannelOutput, channel
+from app.config import AppFactory
 from app.pipeline import build_answer, prepare_message
 from app.pipeline.compose import Composed
 from app.pipeline.enrich import Enriched
@@ -151,11 +152,9 @@ DESIGN_FOLDERS = ("TEMPLATES_DIR", "COMPONENTS_DIR", "BRANDS_DIR", "TRANSLATIONS
 
 
 @contextmanager
-def scratch_app(config: Mapping[str, Any]) -> Iterator[Flask]:
-    """A throw-away app on the same designers' folders as `config`, with its own empty
-    archive and assets in a temporary folder, removed afterwards."""
-    from app import create_app
-
+def scratch_app(config: Mapping[str, Any], create_app: AppFactory) -> Iterator[Flask]:
+    """A throw-away app made by `create_app` on the same designers' folders as `config`, with
+    its own empty archive and assets in a temporary folder, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="touchpoint-workbench-") as folder:
         app = create_app({
             **{key: config[key] for key in DESIGN_FOLDERS},

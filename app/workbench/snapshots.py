@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 from PIL import Image, ImageChops
 
+from app.config import ROOT, AppFactory
 from app.templating import render as render_template
 from app.workbench.customer_pages import page_html
 from app.workbench.failures import Failure, display_path, failure_from
@@ -289,17 +290,16 @@ def _save(image: Image.Image, path: Path) -> Path:
     return path
 
 
-def run_snapshots(config: Mapping[str, Any], pattern: str = "*", names: list[str] | None = None,
-                  approved_dir: Path | None = None, out_dir: Path | None = None,
-                  approve: bool = False, views: list[str] | None = None,
+def run_snapshots(config: Mapping[str, Any], create_app: AppFactory, pattern: str = "*",
+                  names: list[str] | None = None, approved_dir: Path | None = None,
+                  out_dir: Path | None = None, approve: bool = False, views: list[str] | None = None,
                   camera: Camera | None = None, echo: Callable[[str], Any] = print) -> Report:
     """Draw, compare, report; with `approve`, store what was drawn as the approved pictures.
 
-    Renders in a scratch app on the designers' folders of `config` (scratch.scratch_app), so
-    a developer's archive and settings change nothing. `names` (fixture names) or `pattern`
-    (a glob on them) choose the fixtures; `views` the views (all of VIEWS by default)."""
-    from app.config import ROOT
-
+    Renders in a scratch app (made by `create_app`) on the designers' folders of `config`
+    (scratch.scratch_app), so a developer's archive and settings change nothing. `names`
+    (fixture names) or `pattern` (a glob on them) choose the fixtures; `views` the views (all
+    of VIEWS by default)."""
     approved_dir = approved_dir or ROOT / "tests" / "snapshots"
     out_dir = out_dir or ROOT / "var" / "snapshots"
     views = views or list(VIEWS)
@@ -308,7 +308,8 @@ def run_snapshots(config: Mapping[str, Any], pattern: str = "*", names: list[str
     out_dir.mkdir(parents=True)
     report = Report()
     drawn: set[Path] = set()
-    with scratch_app(config) as app, _camera(camera) as active, ThreadPoolExecutor(max_workers=1) as pool:
+    with scratch_app(config, create_app) as app, _camera(camera) as active, \
+            ThreadPoolExecutor(max_workers=1) as pool:
         active.serve_from(app)
         fixtures = [f for f in list_fixtures(Path(app.config["FIXTURES_DIR"]))
                     if (f.name in names if names is not None else fnmatch.fnmatch(f.name, pattern))]
