@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from pypdf import PdfReader
 
-from app.pipeline.compose import sentences
+from app.pipeline.compose.words import sentences
 from tests.conftest import fixture_paths
 
 WITH_SKUS = [pytest.param(path, id=f"{path.parent.name}/{path.stem}") for path in fixture_paths()

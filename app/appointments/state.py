@@ -14,9 +14,9 @@ so all of it is stored with the message or none of it is.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
@@ -27,14 +27,12 @@ from app.appointments.models import Appointment, AppointmentChange, AppointmentM
 from app.appointments.problems import AppointmentChanged, SlotTaken
 from app.appointments.tokens import action_token
 from app.links import absolute
+from app.message.composed import Composed
+from app.message.enriched import AppointmentPlan, Enriched
 from app.schemas import AppointmentRequest
 from app.store import session
 from app.store.models import Note
 from app.webhooks.delivery import enqueue
-
-if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
 
 
 @dataclass(frozen=True)
@@ -46,19 +44,6 @@ class CustomerAction:
     expected_sequence: int      # the SEQUENCE their page showed
     previous: dict[str, str]    # start, end, status before the change
     slot: dict[str, str] | None = None
-
-
-@dataclass
-class AppointmentPlan:
-    sequence: int
-    # The stored SEQUENCE this render starts from; None for an appointment seen the first time.
-    previous: int | None
-    changed: bool
-    kind: str
-    status: str
-    links: dict[str, str] = field(default_factory=dict)
-    expires_at: datetime | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def key(brand: str, appointment_id: str) -> tuple[str, str]:

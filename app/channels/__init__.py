@@ -13,13 +13,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from html import unescape
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from app import metrics
-
-if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 
 
 @dataclass(frozen=True)

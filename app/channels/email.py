@@ -21,12 +21,12 @@ from email.utils import format_datetime, formataddr
 from typing import TYPE_CHECKING, Any
 
 from app.channels import ChannelOutput, File, plain
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.store import archive, artifacts
 from app.templating import render as render_template
 
 if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
     from app.store.models import Artifact, Message
 
 NAME = "email"

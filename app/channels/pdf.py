@@ -44,13 +44,13 @@ from app.channels import ChannelOutput, File
 from app.channels.print_cache import shared
 from app.channels.sandbox import bounded
 from app.einvoice import CONFORMANCE_LEVEL, FILENAME, EInvoiceSkipped, facturx_xml
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.problems import FieldError, InvalidRequest, collect
 from app.store.artifacts import ArtifactStore
 from app.templating import render as render_template
 
 if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
     from app.schemas import RenderRequest
 
 NAME = "pdf"

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from app.channels import ChannelOutput
 from app.jobs.models import ITEM_QUEUED, PDF, QUEUED, Job, JobItem
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.store.ids import new_id
 
 if TYPE_CHECKING:
     from app.jobs.state import Claim
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
 
 PDF_NAME = "document.pdf"
 

@@ -15,36 +15,18 @@ stored with the message. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from babel.dates import format_date, format_skeleton
 
-from app.personalise.engine import Decision, decide
+from app.brands.catalogue import Offer
+from app.message.enriched import Enriched, Personalisation
+from app.personalise.engine import decide
 from app.personalise.facts import Facts, read_facts
 from app.personalise.links import offer_link
 
-if TYPE_CHECKING:
-    from app.brands.catalogue import Offer
-    from app.pipeline.enrich import Enriched
-
-__all__ = ["Personalisation", "decide", "personalise"]
-
-
-@dataclass
-class Personalisation:
-    decision: Decision = field(default_factory=Decision)
-    # What the `offers` component renders: {id, kind, title, text, cta, url, price, image}.
-    offers: list[dict[str, Any]] = field(default_factory=list)
-
-    def trace(self) -> dict[str, list[dict[str, str]]]:
-        """The answer's `personalisation` (CONTRACT.md)."""
-        return {
-            "blocks": [{"offer": offer.id, "reason": reason} for offer, reason in self.decision.blocks],
-            "suppressed": [{"offer": offer, "reason": reason}
-                           for offer, reason in self.decision.suppressed],
-        }
+__all__ = ["decide", "personalise"]
 
 
 def personalise(enriched: Enriched, shown: Mapping[str, Sequence[datetime]] | None = None) -> Personalisation:

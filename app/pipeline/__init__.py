@@ -30,16 +30,18 @@ from typing import Any
 from flask import current_app
 
 from app import logs
-from app.appointments.state import AppointmentPlan, CustomerAction, appointment_record
+from app.appointments.state import CustomerAction, appointment_record
 from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
 from app.jobs.deferred import deferred_pdf
+from app.message.composed import Composed
+from app.message.enriched import AppointmentPlan, Enriched
 from app.personalise import personalise
 from app.pipeline.actions import answer_actions
 from app.pipeline.commit import IdempotencyDone, commit
-from app.pipeline.compose import Composed, compose
+from app.pipeline.compose import compose
 from app.pipeline.draw import draw
-from app.pipeline.enrich import Enriched, enrich
+from app.pipeline.enrich import enrich
 from app.pipeline.load import load
 from app.pipeline.rendered import Rendered
 from app.pipeline.validate import validate

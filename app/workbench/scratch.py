@@ -27,9 +27,9 @@ from flask import Flask
 
 from app.channels import ORDER, ChannelOutput, channel
 from app.config import AppFactory
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.pipeline import build_answer, prepare_message
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.store import artifacts
 from app.visuals.drawn import keep
 from app.workbench.failures import Failure, failure_from
