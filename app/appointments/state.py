@@ -7,7 +7,7 @@ below what upstream sends) and whether the customer may move or cancel it from t
 `appointment_record` is the new state as a value (AppointmentRecord); `commit` writes it in the
 message's transaction, after the message row: the new state, the change, a booked slot. For a
 customer's action, `customer_records` are the note on the message they acted from and the
-webhook to upstream, which the caller (app/appointments/actions.py) names in the same commit,
+webhook to upstream, which the caller (app/pipeline/changes.py) names in the same commit,
 so all of it is stored with the message or none of it is.
 """
 

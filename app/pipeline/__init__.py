@@ -58,7 +58,7 @@ def render_message(document: Any, now: datetime | None = None,
     """The message a request makes, as a value; nothing is stored until `commit(rendered)`.
 
     `message_id` is the job item's (app/jobs); `action` the customer's change that asks for
-    this message (app/appointments/actions.py), which its appointment's record carries."""
+    this message (changes.py), which its appointment's record carries."""
     clock = logs.Stopwatch()
     message, enriched = prepare_message(document, now, message_id, clock)
     # With defer_pdf (Prefer: respond-async) the PDF is left to the job runner: the answer

@@ -2,7 +2,7 @@
 
 Input: a `Rendered` value (what `render_message` made) and the records its caller names: the
 idempotency key's answer (POST /v1/render), the job item done (app/jobs/work.py), the
-customer's note and the webhook to upstream (app/appointments/actions.py). The records the
+customer's note and the webhook to upstream (changes.py). The records the
 message itself brings (its appointment's new state, its deferred PDF's job) travel in the
 Rendered value. Output: the answer, once everything is stored.
 
