@@ -1,8 +1,11 @@
-"""`python -m bench.load [--renders N] [--concurrency C]`: the real server under a bounded load.
+"""`python -m bench.load [--renders N] [--concurrency C] [--env E]`: the real server under load.
 
 What is run, on loopback, against the server as `make run` starts it (`python -m app.serve`:
 gunicorn with one process per core, the background process, the default SQLite archive), in a
-fresh var folder with its development key:
+fresh var folder. By default it runs as deployed, with TOUCHPOINT_ENV=production (an https
+PUBLIC_BASE_URL and a SECRET_KEY made for the run; templates are not re-checked on disk per
+render) and a key made by `flask keys create`; `--env development` runs `make run`'s own
+settings with its development key instead:
 - a warm-up of a few renders per server thread (each process compiles its templates on its
   first render), then a wait until the server's processes are quiet (the job pool warms up
   after the server is ready), neither counted;
@@ -26,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import signal
 import sqlite3
 import statistics
@@ -52,12 +56,29 @@ STOP_DEADLINE = 60.0
 
 # The server.
 
-def start_server(var_dir: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """The server the way `make run` starts it, with JSON logs so they can be read back."""
+def server_environment(var_dir: Path, port: int, env: str) -> dict[str, str]:
+    """The embedded defaults under var_dir, with JSON logs so they can be read back."""
     environment = {**os.environ, "TOUCHPOINT_VAR_DIR": str(var_dir), "PORT": str(port),
-                   "LOG_FORMAT": "json"}
-    for inherited in ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "PROMETHEUS_MULTIPROC_DIR"):
-        environment.pop(inherited, None)  # the embedded defaults, under var_dir
+                   "LOG_FORMAT": "json", "TOUCHPOINT_ENV": env}
+    for inherited in ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "PROMETHEUS_MULTIPROC_DIR",
+                      "SECRET_KEY", "TEMPLATE_AUTO_RELOAD"):
+        environment.pop(inherited, None)
+    if env == "production":
+        environment |= {"PUBLIC_BASE_URL": "https://touchpoint.invalid",
+                        "SECRET_KEY": secrets.token_urlsafe(48)}
+    return environment
+
+
+def production_key(environment: dict[str, str]) -> str:
+    """A render key, made as an operator makes one: the last line `keys create` prints."""
+    made = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "keys", "create",
+                           "--name", "load", "--scope", "render"],
+                          cwd=ROOT, env=environment, check=True, capture_output=True, text=True)
+    return made.stdout.strip().splitlines()[-1]
+
+
+def start_server(environment: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """The server the way `make run` starts it."""
     with log_path.open("wb") as log:
         return subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=ROOT, env=environment,
                                 stdout=log, stderr=subprocess.STDOUT)
@@ -215,7 +236,8 @@ def report(args: argparse.Namespace, results: Results, seconds: float, server_cp
            stages: dict[str, list[float]], exit_code: int) -> list[str]:
     """Print the figures; answer the correctness failures."""
     latencies = results.latencies
-    print(f"server: gunicorn via `python -m app.serve` on 127.0.0.1, {CORES} cores, SQLite (default)")
+    print(f"server: gunicorn via `python -m app.serve` on 127.0.0.1, {CORES} cores, SQLite (default), "
+          f"TOUCHPOINT_ENV={args.env}")
     print(f"load: {args.renders} email renders + {IDEMPOTENT_KEYS * PER_KEY} requests sharing "
           f"{IDEMPOTENT_KEYS} Idempotency-Keys, {args.concurrency} clients at once")
     print(f"throughput: {len(latencies) / seconds:.0f} email renders/s "
@@ -246,16 +268,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
     parser.add_argument("--renders", type=int, default=2000, help="email renders (default 2000)")
     parser.add_argument("--concurrency", type=int, default=16, help="clients at once (default 16)")
+    parser.add_argument("--env", choices=("production", "development"), default="production",
+                        help="TOUCHPOINT_ENV of the server (default production)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary var folder and log")
     args = parser.parse_args(argv)
 
     var_dir = Path(tempfile.mkdtemp(prefix="touchpoint-load-"))
     log_path = var_dir / "server.log"
     port = free_port()
-    server = start_server(var_dir, port, log_path)
+    environment = server_environment(var_dir, port, args.env)
+    key = production_key(environment) if args.env == "production" else None
+    server = start_server(environment, log_path)
     try:
         wait_ready(server, port)
-        key = (var_dir / "dev-api-key").read_text().strip()
+        key = key or (var_dir / "dev-api-key").read_text().strip()
         warm, _ = run_load(port, key, [Call(render_body(f"warm-{i}")) for i in range(4 * args.concurrency)],
                            args.concurrency)
         if warm.errors:

@@ -66,7 +66,7 @@ def rendered(app: Flask, path: Path) -> dict[str, Any]:
         assert message is not None
         store = app.extensions["touchpoint.artifacts"]
         files = {artifact.name: digest(store.read(artifact.path)) for artifact in message.artifacts}
-        assert message.document == answer  # what GET /v1/messages/{id} gives is the answer
+        assert archive.answer_of(message) == answer  # what GET /v1/messages/{id} gives
     answer_json = json.dumps(answer, sort_keys=True, ensure_ascii=False).encode()
     return {"answer.json": digest(answer_json), **dict(sorted(files.items()))}
 

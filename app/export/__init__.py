@@ -40,6 +40,7 @@ from app.appointments.models import Appointment, AppointmentChange, AppointmentM
 from app.i18n import Formatter, parse_locale
 from app.jobs.models import JobItem
 from app.store import artifacts, session
+from app.store.archive import answer_of
 from app.store.models import Artifact, Message, Note, OfferShown, PreferenceChange, Profile
 from app.webhooks.models import WebhookDelivery
 
@@ -121,8 +122,10 @@ def _message(archive: zipfile.ZipFile, pipe: _Pipe, message_id: str) -> Iterator
         return
     stored = db.scalars(select(Artifact).where(Artifact.message_id == message_id)
                         .order_by(Artifact.name)).all()
-    # The message's row, with its artifacts' rows (name, type, size, SHA-256 of each file).
-    row = {**_row(message), "artifacts": [_row(artifact) for artifact in stored]}
+    # The message's row, with its answer whole (as GET /v1/messages/{id} gives it) and its
+    # artifacts' rows (name, type, size, SHA-256 of each file).
+    row = {**_row(message), "document": answer_of(message),
+           "artifacts": [_row(artifact) for artifact in stored]}
     archive.writestr(f"messages/{message_id}/message.json", _json(row))
     yield pipe.take()
     store = artifacts()

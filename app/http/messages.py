@@ -19,7 +19,7 @@ ARTIFACTS = ("email.html", "email.txt", "email.eml", "page.html", "document.pdf"
 @bp.get("/v1/messages/<message_id>")
 @requires("messages:read")
 def get_message(message_id: str) -> Response:
-    return Response(json.dumps(visible_message(message_id).document), mimetype="application/json")
+    return Response(json.dumps(archive.answer_of(visible_message(message_id))), mimetype="application/json")
 
 
 def visible_message(message_id: str) -> Message:

@@ -113,7 +113,7 @@ def _write(job: Job, out_dir: Path, eml: bool) -> list[str]:
                     db.refresh(message)
                 for artifact in message.artifacts:
                     (folder / artifact.name).write_bytes(store.read(artifact.path))
-                document = json.dumps(message.document, indent=2, ensure_ascii=False)
+                document = json.dumps(archive.answer_of(message), indent=2, ensure_ascii=False)
                 (folder / "message.json").write_text(document)
             elif item.problem:
                 failures.append(_failure(item.position, item.reference, item.problem))

@@ -35,14 +35,44 @@ def write_files(store: ArtifactStore, message_id: str,
                 outputs: dict[str, ChannelOutput]) -> list[dict[str, Any]]:
     """Write a message's files; answer the rows `add_message` inserts for them. Done before
     the transaction, so the database is held only for the inserts."""
-    rows = []
-    for output in outputs.values():
-        for file in output.files:
-            path, digest = store.write_message_file(message_id, file.name, file.data)
-            rows.append({"message_id": message_id, "name": file.name,
-                         "content_type": file.content_type, "path": path,
-                         "size": len(file.data), "sha256": digest})
+    rows: list[dict[str, Any]] = []
+    files = [file for output in outputs.values() for file in output.files]
+    if files:
+        store.make_message_folder(message_id)
+    for file in files:
+        path, digest = store.write_message_file(message_id, file.name, file.data)
+        rows.append({"message_id": message_id, "name": file.name, "content_type": file.content_type,
+                     "path": path, "size": len(file.data), "sha256": digest})
     return rows
+
+
+# An answer's texts that are also the message's files, as (channel, field, file): the stored
+# answer keeps the field with null in its place (the text would be stored twice, and it is
+# most of the row), and `answer_of` reads it back from the file.
+_TEXTS_IN_FILES = (("email", "html", "email.html"), ("email", "text", "email.txt"))
+
+
+def _stored_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer as its row keeps it: each text that is one of the message's files, null."""
+    outputs = dict(answer.get("outputs") or {})
+    for channel, field, _ in _TEXTS_IN_FILES:
+        if field in outputs.get(channel, {}):
+            outputs[channel] = {**outputs[channel], field: None}
+    return {**answer, "outputs": outputs}
+
+
+def answer_of(message: Message) -> dict[str, Any]:
+    """The message's answer as its render gave it: the stored row, each text it leaves to a
+    file read back (rows stored before the texts moved out still hold them)."""
+    document = message.document
+    outputs = dict(document.get("outputs") or {})
+    for channel, field, name in _TEXTS_IN_FILES:
+        output = outputs.get(channel)
+        if output is not None and field in output and output[field] is None:
+            artifact = get_artifact(message.id, name)
+            text = artifacts().read(artifact.path).decode() if artifact is not None else None
+            outputs[channel] = {**output, field: text}
+    return {**document, "outputs": outputs}
 
 
 _INSERT_MESSAGE = insert(Message.__table__)
@@ -67,7 +97,7 @@ def add_message(
     connection.execute(_INSERT_MESSAGE, {
         "id": message_id, "type": answer["type"], "brand": brand, "locale": answer["locale"],
         "customer_id": customer_id, "reference": answer.get("reference"),
-        "channels": list(outputs), "request": request, "document": answer,
+        "channels": list(outputs), "request": request, "document": _stored_answer(answer),
         "envelope": outputs["email"].envelope if "email" in outputs else None,
         "created_at": created_at,
         "short_code": short_code(message_id) if "sms" in outputs else None,

@@ -51,8 +51,13 @@ class ArtifactStore:
     def message_path(self, message_id: str, name: str) -> str:
         return f"messages/{message_id}/{name}"
 
+    def make_message_folder(self, message_id: str) -> None:
+        """The folder of a message being stored, made once before `write_message_file`s."""
+        (self.root / "messages" / message_id).mkdir(parents=True, exist_ok=True)
+
     def write_message_file(self, message_id: str, name: str, data: bytes) -> tuple[str, str]:
-        """Write one artifact of a message being stored; answer its relative path and sha256.
+        """Write one artifact of a message being stored, into the folder `make_message_folder`
+        made; answer its relative path and sha256.
 
         Written in place, not through a temporary file and a rename (which costs a render
         more than the write): until the message's row is committed no reader can reach its
@@ -60,9 +65,7 @@ class ArtifactStore:
         `sweep_orphans` removes.
         """
         relative = self.message_path(message_id, name)
-        path = self.root / relative
-        path.parent.mkdir(exist_ok=True)
-        with open(path, "wb") as handle:
+        with open(self.root / relative, "wb") as handle:
             handle.write(data)
         return relative, hashlib.sha256(data).hexdigest()
 
