@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from app.channels import email
+from app.channels import eml
 from app.pipeline import commit, render_message
 from app.store import archive, artifacts, session
 
@@ -44,7 +44,7 @@ def render_command(fixture: str, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     message = archive.get_message(answer["id"])
     assert message is not None
-    email.ensure_eml(message)
+    eml.ensure_eml(message)
     session().refresh(message)
     for artifact in message.artifacts:
         (out_dir / artifact.name).write_bytes(artifacts().read(artifact.path))

@@ -51,7 +51,7 @@ CANCEL_POLL_SECONDS = 0.25
 # A fresh child imports nothing new (the forkserver did) and lays out one small document.
 START_SECONDS = 60.0
 # Modules the forkserver imports once, so every child is forked with them loaded.
-PRELOAD = ["weasyprint", "app.channels.pdf"]
+PRELOAD = ["weasyprint", "app.channels.layout"]
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(PRELOAD)

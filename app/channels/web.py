@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from app.channels import ChannelOutput, File
+from app.channels.base import Channel, ChannelOutput
 from app.message.composed import Composed
 from app.message.enriched import Enriched
+from app.store.artifacts import File
 from app.templating import render as render_template
 
 NAME = "web"
@@ -21,3 +22,6 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
         {"url": enriched.links["web"]},
         files=[File("page.html", "text/html; charset=utf-8", html.encode())],
     )
+
+
+CHANNEL = Channel(NAME, order=20, render=render)

@@ -12,8 +12,8 @@ its caller passes it, with the records it names, to `commit` (stage 8):
     5 compose      -> what the message says: subject, preheader, figures, buttons (pure)
     6 draw         -> its pictures (payment QR codes, consumption charts), each drawn once
     7 render       -> each channel: email, web page, PDF, invite, SMS (app/channels)
-    8 commit       -> the artifacts, the answer, the message's own records (appointment
-                      state, deferred PDF job) and the caller's (idempotency answer, job item
+    8 commit       -> the artifacts, the answer, the message's own record (appointment
+                      state) and the caller's (idempotency answer, deferred PDF job, job item
                       done, customer's note and webhook), in one transaction (commit.py)
 
 Each stage takes values and returns new ones; none changes what it was given.
@@ -33,7 +33,6 @@ from app import logs
 from app.appointments.state import CustomerAction, appointment_record
 from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
-from app.jobs.deferred import deferred_pdf
 from app.message.composed import Composed
 from app.message.enriched import AppointmentPlan, Enriched
 from app.personalise import personalise
@@ -43,13 +42,13 @@ from app.pipeline.compose import compose
 from app.pipeline.draw import draw
 from app.pipeline.enrich import enrich
 from app.pipeline.load import load
-from app.pipeline.rendered import Rendered
+from app.pipeline.rendered import Record, Rendered
 from app.pipeline.validate import validate
 from app.schemas import TYPE_CHANNELS, RenderRequest
 from app.store import artifacts
 from app.store.ids import new_id
 
-__all__ = ["IdempotencyDone", "Rendered", "commit", "prepare_message", "render_message"]
+__all__ = ["IdempotencyDone", "Record", "Rendered", "commit", "prepare_message", "render_message"]
 
 
 def render_message(document: Any, now: datetime | None = None,
@@ -62,7 +61,8 @@ def render_message(document: Any, now: datetime | None = None,
     clock = logs.Stopwatch()
     message, enriched = prepare_message(document, now, message_id, clock)
     # With defer_pdf (Prefer: respond-async) the PDF is left to the job runner: the answer
-    # says `pending`, and the PDF's source is queued with the message (app/jobs/deferred.py).
+    # says `pending`, and the caller queues the PDF's source with the message
+    # (app/jobs/deferred.py).
     outputs = render_channels(message, enriched, defer=("pdf",) if defer_pdf else ())
     clock.lap("render")
     return Rendered(
@@ -71,7 +71,6 @@ def render_message(document: Any, now: datetime | None = None,
         customer_id=enriched.request.recipient.customer_id, brand=enriched.brand.id,
         outputs=outputs,
         appointment=appointment_record(message, enriched, action),
-        deferred=deferred_pdf(enriched.message_id, outputs),
         clock=clock,
         assets=(*enriched.assets, *message.assets),
     )

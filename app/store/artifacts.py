@@ -31,6 +31,15 @@ from app.store.ids import chunks
 from app.store.models import Message
 
 
+@dataclass(frozen=True)
+class File:
+    """One of a message's files as a channel made it, to be stored as its artifact."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
 class ArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -25,7 +25,7 @@ from unittest import mock
 
 from flask import Flask
 
-from app.channels import ORDER, ChannelOutput, channel
+from app.channels import CHANNELS, ChannelOutput
 from app.config import AppFactory
 from app.message.composed import Composed
 from app.message.enriched import Enriched
@@ -100,12 +100,11 @@ def render_fixture(fixture: Fixture, overrides: dict[str, str] | None = None,
     except Exception as exc:  # shown to the designer, never raised
         scratch.failures["fixture"] = failure_from(exc, "fixture", fixture.path)
         return scratch
-    for name in ORDER:
+    for name, spec in CHANNELS.items():
         if name not in scratch.enriched.channels or name in skip:
             continue
         try:
-            scratch.outputs[name] = channel(name).render(scratch.message, scratch.enriched,
-                                                         scratch.outputs)
+            scratch.outputs[name] = spec.render(scratch.message, scratch.enriched, scratch.outputs)
         except Exception as exc:
             scratch.failures[name] = failure_from(exc, name, fixture.path)
     try:
@@ -118,7 +117,7 @@ def render_fixture(fixture: Fixture, overrides: dict[str, str] | None = None,
 def render_pdf(scratch: Scratch) -> bytes:
     """The PDF of a rendered scratch message (raises what the PDF channel raises)."""
     assert scratch.message is not None and scratch.enriched is not None
-    output = channel("pdf").render(scratch.message, scratch.enriched, scratch.outputs)
+    output = CHANNELS["pdf"].render(scratch.message, scratch.enriched, scratch.outputs)
     return output.files[0].data
 
 
