@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.pipeline import IdempotencyDone, commit, render_message
 from app.problems import IdempotencyKeyInFlight
+from app.serve.background import PURGE_EVERY, sweep_times
 from app.store import idempotency, session
 from app.store.models import IdempotencyKey, Message
 from tests.conftest import load_fixture
@@ -93,6 +94,7 @@ def test_the_sweep_removes_old_folders_without_a_row_and_keeps_the_rest(any_app:
     store = any_app.extensions["touchpoint.artifacts"]
     messages = Path(any_app.config["ARTIFACT_DIR"]) / "messages"
     for orphan in ("msg_dead_old", "msg_in_flight"):
+        store.make_message_folder(orphan)
         store.write_message_file(orphan, "email.html", b"<p>half a render</p>")
     (messages / kept / ".tmp-half").write_bytes(b"half a file")
     hour_ago = time.time() - 3600
@@ -142,10 +144,10 @@ def _keyed(key: str) -> dict[str, Any]:
     return {**BODY, "reference": key}
 
 
-def _serve(var_dir: Path, port: int, log: Path) -> Any:
+def _serve(var_dir: Path, port: int, log: Path, sweep_grace: float = 2) -> Any:
     environment = server_environment(
         var_dir, port, LOG_FORMAT="json", WEB_CONCURRENCY="2", WEB_THREADS="2", JOB_WORKERS="1",
-        IDEMPOTENCY_LEASE="3", JOB_LEASE_SECONDS="3", ARTIFACT_SWEEP_GRACE="2")
+        IDEMPOTENCY_LEASE="3", JOB_LEASE_SECONDS="3", ARTIFACT_SWEEP_GRACE=str(sweep_grace))
     return process([python(), "-m", "app.serve"], environment, log)
 
 
@@ -246,3 +248,36 @@ def test_a_stalled_first_request_never_stores_a_second_message(any_app: Flask, d
         commit(rendered, IdempotencyDone.of(rendered, idempotency.scoped("tests", "stalled")))
     with any_app.app_context():
         assert list(session().scalars(select(Message.id))) == [retry.json["id"]]
+
+
+def test_the_sweep_times_are_at_start_after_the_grace_then_daily() -> None:
+    times = sweep_times(100.0, 3600.0)
+    assert list(itertools.islice(times, 4)) == [100.0, 3700.0, 3700.0 + PURGE_EVERY, 3700.0 + 2 * PURGE_EVERY]
+
+
+def _touch_tree(folder: Path, when: float) -> None:
+    for path in (*folder.iterdir(), folder):
+        os.utime(path, (when, when))
+
+
+def test_a_folder_too_young_for_the_sweep_at_start_is_swept_once_its_grace_is_over(tmp_path: Path) -> None:
+    """A render killed just before a restart leaves a folder younger than the grace: the sweep
+    at start keeps it (it could be a render in flight), and the one a grace later removes it,
+    with no restart. The folder's times stand in for the clock: young at the start's sweep,
+    then aged past the grace."""
+    var_dir, log = tmp_path / "var", tmp_path / "server.log"
+    orphan = var_dir / "artifacts" / "messages" / "msg_00000000000000000000000000"
+    orphan.mkdir(parents=True)
+    (orphan / "email.html").write_text("<p>a render killed mid-way</p>")
+    _touch_tree(orphan, time.time() + 3600)
+    port = free_port()
+    # A grace long enough for this test to see the first sweep and age the folder before
+    # the second.
+    with _serve(var_dir, port, log, sweep_grace=8) as proc:
+        _started(proc, port, log)
+        server = Server(proc, port, var_dir, log)
+        wait_for(lambda: any(line.get("msg", "").startswith("sweep: removed")
+                             for line in Server.log_lines(server)), "the sweep at start")
+        assert orphan.exists(), "the sweep at start removed a folder younger than its grace"
+        _touch_tree(orphan, time.time() - 3600)
+        wait_for(lambda: not orphan.exists(), "the sweep once the grace is over", timeout=30)

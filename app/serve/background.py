@@ -8,7 +8,7 @@
     wake      -> a Unix socket the web processes wake both through (wake.py)
     retention -> the purge of what is past its age (app/retention.py), at start and daily
     sweep     -> artifact folders no row names, left by a killed process (app/store/artifacts.py),
-                 at start and daily
+                 at start, once ARTIFACT_SWEEP_GRACE later, and daily
 
 SIGTERM or SIGINT: the job runner stops claiming, lets what its pool is rendering finish and
 gives back what had not started; then the process exits 0. It exits 1 if a runner dies, so
@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
@@ -60,21 +61,37 @@ def serve(app: Flask, stopped: threading.Event) -> int:
     log.info("background: running %s", ", ".join(f"{name} ({type(runner).__name__})"
                                                  for name, runner in running.items()) or "nothing")
     died = []
-    next_purge = time.monotonic()
+    started = time.monotonic()
+    sweeps, next_purge = sweep_times(started, app.config["ARTIFACT_SWEEP_GRACE"]), started
+    next_sweep = next(sweeps)
     while not stopped.wait(CHECK_SECONDS):
         died = [name for name, runner in running.items() if not runner.running]
         if died:
             log.error("background: the %s runner stopped; stopping the service", ", ".join(died))
             break
-        if time.monotonic() >= next_purge:
+        now = time.monotonic()
+        if now >= next_sweep:
             _sweep(app)
+            next_sweep = next(sweeps)
+        if now >= next_purge:
             _purge(app)
-            next_purge = time.monotonic() + PURGE_EVERY
+            next_purge = now + PURGE_EVERY
     listener.stop()
     for name, runner in running.items():
         log.info("background: stopping %s (what is in flight finishes)", name)
         runner.stop()
     return 1 if died else 0
+
+
+def sweep_times(started: float, grace: float) -> Iterator[float]:
+    """When the sweep runs: at start; once `grace` later, since the sweep at start leaves the
+    folders younger than the grace (for all it knows, renders in flight), and a process killed
+    just before the start left young ones; then daily."""
+    yield started
+    at = started + grace
+    while True:
+        yield at
+        at += PURGE_EVERY
 
 
 def _purge(app: Flask) -> None:
