@@ -18,6 +18,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.load(test_config))
     app.extensions[config.FACTORY] = create_app
 
+    # Here, not at the top: `import app.<part>` (a pool process, the Celery worker, a test) loads
+    # that part alone, not every part as the factory does.
     from app import appointments, auth, brands, cli, http, jobs, retention, store, templating, webhooks
 
     # Every part is imported by now, so the store's metadata holds each part's tables.

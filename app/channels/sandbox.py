@@ -270,6 +270,7 @@ def _serve(conn: Connection, warm_up: Callable[[], object] | None) -> None:
 
 
 def _lay_out_a_line() -> None:
+    # In the child only: the web process that imports this module loads no WeasyPrint for it.
     from weasyprint import HTML
 
     HTML(string="<p style='font-family: sans-serif'>warm <b>up</b></p>").write_pdf()

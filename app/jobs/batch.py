@@ -21,8 +21,10 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app.channels.eml import ensure_eml
-from app.jobs import celery_mode, ingest, runner, state
+from app.jobs import ingest, state
+from app.jobs.embedded import EmbeddedRunner
 from app.jobs.models import ITEM_DONE, Job, JobItem
+from app.jobs.runners import celery_mode, runner
 from app.store import archive, artifacts, session
 
 
@@ -60,8 +62,6 @@ def _run(app: Flask, job: Job, workers: int | None) -> Job:
     if celery_mode(app):
         runner(app).dispatch(job.id)
     else:
-        from app.jobs.embedded import EmbeddedRunner
-
         embedded = EmbeddedRunner(app, workers)
         embedded.start()
     try:

@@ -25,8 +25,9 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.channels import pdf
-from app.jobs import dispatch, state
+from app.jobs import state
 from app.jobs.models import ITEM_QUEUED, PDF, QUEUED, Job, JobItem
+from app.jobs.runners import dispatch
 from app.jobs.state import Claim
 from app.pipeline import Rendered
 from app.store import archive, artifacts, session

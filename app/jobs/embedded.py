@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import metrics
+from app import metrics, webhooks
 from app.config import FACTORY, AppFactory
 from app.jobs import state, work
 from app.jobs.leases import Heartbeat
@@ -143,8 +143,6 @@ class EmbeddedRunner(BackgroundLoop):
         if finished:
             # An item that ended its job queued the completion webhook: send it now.
             with self.app.app_context():
-                from app import webhooks
-
                 webhooks.wake()
 
     def _give_back(self, claim: Claim) -> None:

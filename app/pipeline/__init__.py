@@ -33,6 +33,7 @@ from app import logs
 from app.appointments.state import CustomerAction, appointment_record
 from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
+from app.links import message_links
 from app.message.composed import Composed
 from app.message.enriched import AppointmentPlan, Enriched
 from app.personalise import personalise
@@ -92,7 +93,7 @@ def prepare_message(document: Any, now: datetime | None = None, message_id: str 
         brand=loaded.brand,
         stored_profile=loaded.profile,
         message_id=message_id,
-        links=_links(message_id),
+        links=message_links(message_id),
         channels=_channels(request),
         now=now,
         assets=artifacts(),
@@ -146,7 +147,3 @@ def _channels(request: RenderRequest) -> list[str]:
     return [name for name in TYPE_CHANNELS[request.type] if name in channels]
 
 
-def _links(message_id: str) -> dict[str, str]:
-    from app.links import message_links
-
-    return message_links(message_id)

@@ -24,6 +24,7 @@ from typing import Any
 from unittest import mock
 
 from flask import Flask
+from itsdangerous.timed import TimestampSigner
 
 from app.channels import CHANNELS, ChannelOutput
 from app.config import AppFactory
@@ -172,8 +173,6 @@ def scratch_app(config: Mapping[str, Any], create_app: AppFactory) -> Iterator[F
 def deterministic() -> Iterator[None]:
     """A fixed message id and a fixed signing time, so links (and any picture of one) are
     the same on every run. Swaps module globals: for a command or a test, never a server."""
-    from itsdangerous.timed import TimestampSigner
-
     with mock.patch("app.pipeline.new_id", lambda prefix: f"{prefix}_{'0' * 26}"), \
             mock.patch.object(TimestampSigner, "get_timestamp", lambda self: FIXED_TIMESTAMP):
         yield

@@ -43,6 +43,7 @@ from flask import Flask, current_app
 from PIL import Image, ImageChops
 
 from app.config import ROOT, AppFactory
+from app.store.artifacts import ArtifactStore
 from app.templating import render as render_template
 from app.workbench.customer_pages import page_html
 from app.workbench.failures import Failure, display_path, failure_from
@@ -59,10 +60,8 @@ from app.workbench.scratch import (
     scratch_app,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Playwright is a development dependency: its types only, for the checker
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
-
-    from app.store.artifacts import ArtifactStore
 
 CHROMIUM = "/usr/bin/chromium"
 # The only fonts the browser sees, whatever the machine has (see the module docstring).
