@@ -7,16 +7,17 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # the lowest layer names Flask's type only: importing it loads no Flask
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 # create_app keeps itself in `app.extensions[FACTORY]`, so what builds an app like the running
 # one (the job pool's processes, the workbench's scratch app) is handed the factory by the
 # entry point instead of importing `app`, which imports every part.
 FACTORY = "touchpoint.create_app"
-AppFactory = Callable[[dict[str, Any] | None], Flask]
+AppFactory = Callable[[dict[str, Any] | None], "Flask"]
 
 # Names read from the environment (CONTRACT.md, Running). Everything else keeps its default.
 ENV_KEYS = (
