@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the lowest layer names Flask's type only: importing it loads no Flask
+if TYPE_CHECKING:  # type only: the settings module imports no framework
     from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
