@@ -122,12 +122,11 @@ def add_artifact(db: Session, message_id: str, name: str, content_type: str, dat
     """A file made after its message (a deferred PDF, the .eml on first fetch) stored as one of
     its artifacts, in `db`'s transaction (the caller commits). Exactly once: when the file is
     there already (a second attempt, a racing request), the first stays, and so does its row."""
-    store = artifacts()
-    path, digest, _ = store.write_message_file_once(message_id, name, data)
+    path, digest, size = artifacts().write_message_file_once(message_id, name, data)
     stored = get_artifact(message_id, name)
     if stored is None:
         stored = Artifact(message_id=message_id, name=name, content_type=content_type, path=path,
-                          size=store.absolute(path).stat().st_size, sha256=digest)
+                          size=size, sha256=digest)
         db.add(stored)
     return stored
 

@@ -78,9 +78,9 @@ class ArtifactStore:
             handle.write(data)
         return relative, hashlib.sha256(data).hexdigest()
 
-    def write_message_file_once(self, message_id: str, name: str, data: bytes) -> tuple[str, str, bool]:
-        """Write an artifact unless one is there already; answer path, sha256, and whether
-        this call wrote it. Two racing writers cannot both win (a hard link is exclusive)."""
+    def write_message_file_once(self, message_id: str, name: str, data: bytes) -> tuple[str, str, int]:
+        """Write an artifact unless one is there already; answer the path, sha256 and size of
+        the file that is there. Two racing writers cannot both win (a hard link is exclusive)."""
         relative = self.message_path(message_id, name)
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,13 +89,11 @@ class ArtifactStore:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.link(tmp, path)
-            written = True
         except FileExistsError:
             data = path.read_bytes()
-            written = False
         finally:
             Path(tmp).unlink(missing_ok=True)
-        return relative, hashlib.sha256(data).hexdigest(), written
+        return relative, hashlib.sha256(data).hexdigest(), len(data)
 
     def read(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
