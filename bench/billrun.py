@@ -14,7 +14,7 @@ the job to end and prints:
   cannot reach into the pool's processes; and bytes written per item (files and database).
 
 It exits non-zero when the job does not finish, an item fails, or a bill is not archived
-exactly once with its PDF: that is what CI checks, with N = 20 (tests/test_billrun.py).
+exactly once with its PDF: that is what CI checks, with N = 20 (tests/bench/test_billrun.py).
 Figures are printed, never asserted.
 """
 
@@ -37,7 +37,7 @@ from sqlalchemy import event
 from app import create_app
 from app.jobs import ingest
 from app.jobs.embedded import drain, rss_bytes
-from bench.load import CORES, start_server, stop_server, wait_ready
+from bench.load import CORES, server_environment, start_server, stop_server, wait_ready
 from bench.proc import cpu_seconds, free_port, machine_ticks, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="touchpoint-billrun-"))
     var_dir, port = workdir / "var", free_port()
-    server = start_server(var_dir, port, workdir / "server.log")
+    # `make run`'s own settings, with its development key.
+    server = start_server(server_environment(var_dir, port, "development"), workdir / "server.log")
     failures: list[str] = []
     try:
         wait_ready(server, port)

@@ -14,7 +14,7 @@ PostgreSQL (counted in this process on the same path), and from PostgreSQL's CPU
 items per second one PostgreSQL core would coordinate. PostgreSQL's CPU is every `postgres`
 process on the machine: other clients count too. Figures are printed, never asserted; the exit
 status is 1 when a job does not end done or a bill is not archived exactly once with its PDF
-(tests/test_billrun.py runs it with N = 4).
+(tests/bench/test_billrun.py runs it with N = 4).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every app made here (`make_app`) holds an API key with every scope, and its test clients send
 it, as an upstream system would; `app.test_client(key=None)` sends none, and
-`app.test_client(key=k)` sends `k` (tests/test_auth.py).
+`app.test_client(key=k)` sends `k` (tests/auth/test_auth.py).
 
 `playwright` and `chromium` are one Playwright and one headless Chromium for the whole run,
 shared by every browser test module (each makes its own contexts).
@@ -10,14 +10,22 @@ shared by every browser test module (each makes its own contexts).
 `app` runs on SQLite in a temporary folder. Tests marked `postgres` (or using `any_app`,
 which is parametrised over both) run on the PostgreSQL server of this machine, each in a
 schema of its own that is dropped afterwards.
+
+`receiver` is upstream's endpoint on 127.0.0.1, for the webhook tests and the preference
+tests that watch what upstream is told.
+
+Fixtures only one folder uses live in that folder's conftest.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +200,49 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]
         })
         yield application, measure.serve(server, application)
     application.extensions["touchpoint.engine"].dispose()
+
+
+# An upstream endpoint, for the webhook tests and the preference tests that watch upstream.
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Upstream's endpoint: records each POST and answers from a script (default 204)."""
+
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # the name http.server calls
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+            status, headers = receiver.script.pop(0) if receiver.script else (204, {})
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            receiver.arrived.set()
+
+        def log_message(self, *args: Any) -> None:  # a test run prints only what went wrong
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
+    thread.start()
+    receiver.url = f"http://127.0.0.1:{server.server_port}/hooks/appointments"
+    yield receiver
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)

@@ -53,6 +53,20 @@ def current_for(message_id: str) -> Current | None:
     return Current(appointment, opened, latest)
 
 
+def appointment_messages(message_id: str) -> list[str]:
+    """Every message about the same appointment as `message_id`, oldest first (the invite's
+    SEQUENCE, then when made); `[message_id]` for a message that is no appointment's."""
+    opened = session().get(AppointmentMessage, message_id)
+    if opened is None:
+        return [message_id]
+    return list(session().scalars(
+        select(AppointmentMessage.message_id)
+        .where(AppointmentMessage.brand == opened.brand,
+               AppointmentMessage.appointment_id == opened.appointment_id)
+        .order_by(AppointmentMessage.sequence, AppointmentMessage.created_at)
+    ))
+
+
 def free_slots(current: Current, now: datetime) -> list[dict[str, str]]:
     """The slots the customer may take now: offered, still ahead, not the appointment's own
     time, and not booked by another appointment of the same advisor."""

@@ -76,9 +76,11 @@ def stored_appointment(request: Any, brand: str) -> Appointment | None:
     return session().get(Appointment, key(brand, request.data.appointment_id), populate_existing=True)
 
 
-def plan(enriched: Enriched, stored: Appointment | None) -> AppointmentPlan | None:
+def plan(enriched: Enriched, stored: Appointment | None,
+         action: CustomerAction | None = None) -> AppointmentPlan | None:
     """The plan for an appointment's render (None for other types), from the appointment as
-    stored; its warnings join the answer's. Pure: `stored` was read by the load step."""
+    stored and the customer's `action` that asks for it, if any; its warnings join the
+    answer's. Pure: `stored` was read by the load step."""
     request = enriched.request
     if not isinstance(request, AppointmentRequest):
         return None
@@ -108,6 +110,7 @@ def plan(enriched: Enriched, stored: Appointment | None) -> AppointmentPlan | No
             )
         plan_ = AppointmentPlan(sequence, stored.sequence, changed, kind if changed else "unchanged",
                                 status, warnings=warnings)
+    plan_.by_customer = action is not None
     _offer_actions(plan_, enriched)
     return plan_
 

@@ -1,6 +1,9 @@
 """Brands as data: `templates/brands/<id>/brand.json` plus its logo. A new brand is a new folder.
 
-A brand says its colours, logo, sender, default locale and legal footer per language.
+A brand says its colours, logo, sender, default locale and legal footer per language, and
+optionally its `booking_url`: the https page where a customer makes a new appointment, which
+appointment pages link (a link for the customer to open; the service never fetches it). A
+brand.json whose `booking_url` is not an https URL does not load (BrandDataError, naming it).
 Loading it (`load_brand`) reads and checks its files and writes nothing; the registry then
 stores its pictures once, as content-addressed assets, so every email points at the same URL.
 
@@ -13,17 +16,19 @@ stores its pictures once, as content-addressed assets, so every email points at 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
-from app.brands.catalogue import EMPTY, Catalogue, load_catalogue
+from app.brands.catalogue import EMPTY, Catalogue, display_path, load_catalogue
 from app.brands.pictures import LOGO_BOX, Pictures, fit_logo
 from app.brands.products import PRODUCT_IMAGE_SIZE, Product
 from app.i18n import phone_number
-from app.problems import InvalidRequest
+from app.problems import FieldError, InvalidRequest, Problem
 from app.store.artifacts import ArtifactStore
 from app.visuals.palette import dark_colors, dark_logo
 
@@ -39,6 +44,8 @@ class Brand:
     address: str | None
     phone: str | None
     legal: dict[str, str]
+    # Where a customer books a new appointment (https), or None: then no page offers it.
+    booking_url: str | None
     logo: dict[str, Any] | None
     products: dict[str, Product] = field(default_factory=dict)
     # The offer catalogue (`offers.json`, catalogue.py); refused at load if broken.
@@ -64,6 +71,7 @@ class Brand:
             "address": self.address,
             "phone": phone.text if phone else None,
             "phone_href": phone.href if phone else None,
+            "booking_url": self.booking_url,
             "legal": self.legal_text(language),
             "logo": self.logo,
             "dark": self.dark,
@@ -79,6 +87,35 @@ DEFAULT_COLORS = {
     "surface": "#ffffff",
     "accent": "#e8f0fe",
 }
+
+
+# A URL longer than this is no booking page anyone typed.
+MAX_URL_LENGTH = 2000
+
+
+class BrandDataError(Problem):
+    """A brand.json field that cannot be used: the brand does not load (lint names it too)."""
+
+    status, title, slug = 500, "Brand data is invalid", "brand-data-invalid"
+
+    def __init__(self, path: Path, field: str, message: str) -> None:
+        super().__init__(f"{display_path(path)}: {field} {message}", [FieldError(field, message)])
+
+
+def booking_url(raw: dict[str, Any], path: Path) -> str | None:
+    """brand.json's `booking_url`, checked: an absolute https URL of one line, or absent."""
+    value = raw.get("booking_url")
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:  # an unclosed [IPv6] host
+        parts = None
+    if parts is None or parts.scheme != "https" or not parts.hostname or len(value) > MAX_URL_LENGTH \
+            or any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+        raise BrandDataError(path, "booking_url", f"{value!r} is not an https:// URL "
+                                                  f"(one line, at most {MAX_URL_LENGTH} characters)")
+    return value
 
 
 class BrandRegistry:
@@ -118,6 +155,7 @@ def load_brand(brand_id: str, path: Path, public_base_url: str) -> Brand:
     """The brand of `path` (its brand.json), its products and offers checked, with the pictures
     they name in `Brand.pictures`; writes nothing."""
     raw = json.loads(path.read_text(encoding="utf-8"))
+    booking = booking_url(raw, path)  # checked before its pictures are made
     pictures = Pictures(public_base_url)
     logo = None
     if raw.get("logo"):
@@ -148,6 +186,7 @@ def load_brand(brand_id: str, path: Path, public_base_url: str) -> Brand:
         address=raw.get("address"),
         phone=raw.get("phone"),
         legal=raw.get("legal", {}),
+        booking_url=booking,
         logo=logo,
         raw=raw,
         pictures=pictures.found,

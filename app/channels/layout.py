@@ -2,8 +2,9 @@
 the sandbox's child (app/channels/sandbox.py) or a job's pool process, loads WeasyPrint.
 
 WeasyPrint fetches through `OwnAssetsFetcher`, deny by default: it serves only our own
-content-addressed assets from disk and refuses every other URL (`file:`, `http(s):` to
-anywhere, `data:`), so nothing a request says can make us read a file or call a host.
+content-addressed assets and the shipped type family (app/fonts, named by the stylesheet's
+@font-face) from disk and refuses every other URL (`file:`, `http(s):` to anywhere, `data:`),
+so nothing a request says can make us read a file or call a host.
 
 Invoices and bills are PDF/A-3b files with their e-invoice inside: the Factur-X /
 ZUGFeRD XML (EN 16931, app/einvoice.py) made from the same data, embedded as
@@ -34,6 +35,7 @@ from weasyprint.css import ColorProfile
 from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from app import fonts
 from app.channels.print_cache import shared
 from app.einvoice import CONFORMANCE_LEVEL, FILENAME
 from app.store.artifacts import ArtifactStore
@@ -69,6 +71,9 @@ class OwnAssetsFetcher(URLFetcher):
                 if path.is_file():
                     self.stored.add(url)
                     return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "image/png"})
+            face = fonts.face_at(url.removeprefix(self.public_base_url))
+            if face is not None:
+                return URLFetcherResponse(url, face.read_bytes(), {"Content-Type": fonts.CONTENT_TYPE})
         log.warning("refused to fetch %s", url[:200])
         raise FetchRefused(f"Touchpoint fetches only its own assets, not {url[:200]}")
 

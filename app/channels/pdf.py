@@ -131,10 +131,10 @@ def client_gone() -> Callable[[], bool] | None:
     return gone
 
 
-# The cheap checks. Underestimates of what a page holds (DejaVu Sans 9-10 pt on A4, measured
-# on invoices: about 29 one-row lines a page, 45 text rows of 45 characters in a description
-# cell), so a request refused here could never have fitted; what passes may still be stopped
-# by the time limit.
+# The cheap checks. Underestimates of what a page holds (measured on invoices in DejaVu Sans
+# 9-10 pt on A4, wider than the Liberation Sans they are set in now: about 29 one-row lines a
+# page, 45 text rows of 45 characters in a description cell), so a request refused here could
+# never have fitted; what passes may still be stopped by the time limit.
 WORD_LIMIT = 300  # characters without a space: longer than any word, IBAN or reference
 ROW_CHARACTERS = 60
 ROWS_PER_PAGE = 60

@@ -16,7 +16,8 @@ customer, as one ZIP, streamed (`GET /v1/customers/{customer_id}/export`).
                              name the customer (frequency caps, appointments with their history
                              and booked slots, events sent upstream about them, job inputs)
 
-Rows are written as stored, column by column. A key bound to brands gets only what its brands'
+Rows are written as stored, column by column (an action's detail as the object it holds,
+as the archive and `/activity` show it). A key bound to brands gets only what its brands'
 messages hold, as in the archive. Nothing is built in memory: the standard library's zipfile
 writes into a pipe that a generator empties after every entry and every chunk of a file
 (an unseekable stream, so zipfile writes data descriptors), and rows are read a message at a
@@ -28,7 +29,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,6 +42,7 @@ from app.i18n import Formatter, parse_locale
 from app.jobs.models import JobItem
 from app.store import artifacts, session
 from app.store.archive import answer_of
+from app.store.customers import note_detail
 from app.store.models import Artifact, Message, Note, OfferShown, PreferenceChange, Profile
 from app.webhooks.models import WebhookDelivery
 
@@ -146,14 +148,16 @@ def _tables(export: Export) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     ids = export.message_ids
     brands = sorted(export.brands) if export.brands is not None else None
 
-    def by_messages(model: Any, column: Any) -> list[dict[str, Any]]:
+    def by_messages(model: Any, column: Any, row: Callable[[Any], dict[str, Any]] = _row
+                    ) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for start in range(0, len(ids), ID_CHUNK):
             chunk = ids[start:start + ID_CHUNK]
-            found += [_row(r) for r in db.scalars(select(model).where(column.in_(chunk)))]
+            found += [row(r) for r in db.scalars(select(model).where(column.in_(chunk)))]
         return found
 
-    yield "actions.json", sorted(by_messages(Note, Note.message_id), key=lambda r: (r["created_at"], r["id"]))
+    yield "actions.json", sorted(by_messages(Note, Note.message_id, _action_row),
+                                 key=lambda r: (r["created_at"], r["id"]))
     yield "personalisation.json", _decisions(ids)
     changes = select(PreferenceChange).where(PreferenceChange.customer_id == export.customer_id)
     if brands is not None:
@@ -208,6 +212,10 @@ def _appointments(customer_id: str, brands: list[str] | None) -> list[dict[str, 
 def _row(row: Any) -> dict[str, Any]:
     """A stored row, column by column, as stored."""
     return {column.name: _plain(getattr(row, column.key)) for column in row.__mapper__.columns}
+
+
+def _action_row(note: Note) -> dict[str, Any]:
+    return {**_row(note), "detail": note_detail(note)}
 
 
 def _plain(value: Any) -> Any:

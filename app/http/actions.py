@@ -15,7 +15,7 @@ from flask import Blueprint, Response, json, redirect, request
 
 from app import webhooks
 from app.appointments import actions, pages
-from app.appointments.current import Current
+from app.appointments.current import Current, appointment_messages
 from app.appointments.problems import AppointmentClosed, SlotTaken, SlotUnavailable
 from app.appointments.tokens import FORMS, read_action_token
 from app.auth import requires
@@ -155,11 +155,15 @@ def cancel_submit(token: str) -> Response:
 @bp.get("/v1/messages/<message_id>/activity")
 @requires("messages:read")
 def activity(message_id: str) -> Response:
-    """What happened after the message was made: the customer's actions and the webhooks."""
+    """What happened after the message was made: the customer's actions and the webhooks.
+    For an appointment, those of every message about it (all of its brand, as the message is):
+    its whole history, from whichever of its messages is asked."""
     visible_message(message_id)
+    messages = appointment_messages(message_id)
     body = {
         "id": message_id,
-        "actions": customers.message_notes(message_id),
-        "webhooks": delivery.deliveries_of(session(), message_id),
+        "messages": messages,
+        "actions": customers.message_notes(messages),
+        "webhooks": delivery.deliveries_of(session(), messages),
     }
     return Response(json.dumps(body), mimetype="application/json")

@@ -39,7 +39,7 @@ def offer_click(token: str) -> Response:
     if not destination:
         return error_page(404, _language())
     if request.method == "GET":
-        customers.record_event(message_id, CLICKED, offer_id)
+        customers.record_event(message_id, CLICKED, {"offer": offer_id})
     response = redirect(destination, code=302)
     response.headers["Cache-Control"] = "no-store"
     # The token stays here: the offer's site does not learn which message it came from.

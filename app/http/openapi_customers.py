@@ -70,7 +70,11 @@ SCHEMAS: dict[str, Any] = {
                             "kind": {"type": "string", "examples": ["offer_clicked", "rescheduled",
                                                                     "cancelled", "preferences_changed"]},
                             "at": {"type": "string", "format": "date-time"},
-                            "detail": {"type": ["string", "null"]},
+                            "detail": {"type": ["object", "null"], "description": (
+                                "What the action was, as `/v1/messages/{id}/activity` shows it: "
+                                "`{offer}` for a click, `{new_message_id, sequence, previous, start, "
+                                "end, status}` for a reschedule or cancellation, `{source, changes}` "
+                                "for a preference change.")},
                         },
                     }},
                 },

@@ -31,6 +31,8 @@ class AppointmentPlan:
     links: dict[str, str] = field(default_factory=dict)
     expires_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    # The customer made this change on a page (not upstream): the message says so.
+    by_customer: bool = False
 
 
 @dataclass(frozen=True, slots=True)

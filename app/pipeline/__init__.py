@@ -60,7 +60,7 @@ def render_message(document: Any, now: datetime | None = None,
     `message_id` is the job item's (app/jobs); `action` the customer's change that asks for
     this message (changes.py), which its appointment's record carries."""
     clock = logs.Stopwatch()
-    message, enriched = prepare_message(document, now, message_id, clock)
+    message, enriched = prepare_message(document, now, message_id, clock, action)
     # With defer_pdf (Prefer: respond-async) the PDF is left to the job runner: the answer
     # says `pending`, and the caller queues the PDF's source with the message
     # (app/jobs/deferred.py).
@@ -78,7 +78,8 @@ def render_message(document: Any, now: datetime | None = None,
 
 
 def prepare_message(document: Any, now: datetime | None = None, message_id: str | None = None,
-                    clock: logs.Stopwatch | None = None) -> tuple[Composed, Enriched]:
+                    clock: logs.Stopwatch | None = None,
+                    action: CustomerAction | None = None) -> tuple[Composed, Enriched]:
     """Validate, load, enrich, personalise, compose and draw: everything before the channels."""
     now = now or datetime.now(UTC)
     brands = current_app.extensions["touchpoint.brands"]
@@ -100,7 +101,7 @@ def prepare_message(document: Any, now: datetime | None = None, message_id: str 
         config=current_app.config,
     )
     # An appointment's SEQUENCE, and its reschedule and cancel links, from the stored one.
-    enriched = with_appointment(enriched, plan_appointment(enriched, loaded.appointment))
+    enriched = with_appointment(enriched, plan_appointment(enriched, loaded.appointment, action))
     clock.lap("enrich")  # the log's stage: load and enrich together
     # Frequency caps count what the customer's archived messages already showed.
     enriched = replace(enriched, personalisation=personalise(enriched, shown=loaded.shown))

@@ -5,7 +5,9 @@ Output: a new Composed message whose context has `{url, width, height, alt}` whe
 goes (the message it was given is not changed):
 - `payment.qr`: the EPC069-12 SEPA QR code (email, web page, PDF payment slip);
 - `bill.chart.png`: the consumption chart at 2x, for email only (web and PDF draw SVG);
-- `bill.tips_qr`: a QR code of the tips link, for the PDF and the web page.
+- `bill.tips_qr`: a QR code of the tips link, for the PDF and the web page;
+- `appointment.change.reschedule_qr`: a QR code of the reschedule link, for the PDF (a printed
+  letter cannot be clicked).
 
 Each picture is drawn once per content and kept (app/visuals/drawn.py): a message that
 shows pictures already drawn costs a look-up, not a drawing. A new drawing is not written
@@ -60,6 +62,13 @@ def draw(message: Composed, enriched: Enriched, store: ArtifactStore) -> Compose
     bill = context.get("bill")
     if bill:
         context["bill"] = _bill_pictures(bill, channels, picture, enriched, store)
+    change = (context.get("appointment") or {}).get("change")
+    if change and change["reschedule_url"] and "pdf" in channels:
+        url = change["reschedule_url"]
+        qr = picture("reschedule QR code", lambda: qr_drawing(url, store),
+                     enriched.fmt.gettext("QR code of the page where you choose another time"),
+                     QR_SHOWN, QR_SHOWN)
+        context["appointment"] = {**context["appointment"], "change": {**change, "reschedule_qr": qr}}
     return replace(message, context=context, warnings=warnings, assets=(*message.assets, *assets))
 
 

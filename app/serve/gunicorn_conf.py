@@ -42,6 +42,12 @@ graceful_timeout = int(_settings["GRACEFUL_TIMEOUT"])  # gunicorn takes whole se
 # worker's threads, not in that loop, so this bounds a hung process, not a long PDF.
 timeout = 60
 keepalive = 5
+# Each worker listens on a socket of its own (SO_REUSEPORT; gunicorn >= 27 binds per worker),
+# and the kernel spreads new connections over them. On one shared socket, the worker that
+# wakes first accepts everything that is waiting: measured with bench.load, all 16 kept-alive
+# connections of a burst landed on one of two workers, which then queued them on its threads
+# (and its one core, for Python) while the other worker idled.
+reuse_port = True
 # Each worker builds its own app after the fork: no database connection or thread is shared
 # across processes.
 preload_app = False

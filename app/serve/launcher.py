@@ -19,6 +19,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +51,11 @@ def main() -> int:
     except SchemaNotCurrent as problem:  # SCHEMA_AUTO_UPGRADE=false and a deploy step missed
         print(f"touchpoint: cannot start: {problem}", file=sys.stderr)
         return 2
+    taken = _address_taken(app.config["HOST"], int(app.config["PORT"]))
+    if taken:
+        print(f"touchpoint: cannot start: PORT {app.config['PORT']} on HOST {app.config['HOST']!r} "
+              f"is in use by another process ({taken}); stop it or set PORT", file=sys.stderr)
+        return 2
     _announce_dev_key(app)
     environment = child_environment(app.config)
     children = {"web": _start(["-m", "gunicorn", "-c", "python:app.serve.gunicorn_conf"], environment)}
@@ -57,6 +63,20 @@ def main() -> int:
         children["background"] = _start(["-m", "app.serve.background"], environment)
     _announce(app, children)
     return supervise(children, float(app.config["GRACEFUL_TIMEOUT"]))
+
+
+def _address_taken(host: str, port: int) -> str | None:
+    """Why another process holds the address, or None. The web processes bind it with
+    SO_REUSEPORT (gunicorn_conf.py), which would let a second service share it silently: a
+    plain bind, with only SO_REUSEADDR (TIME_WAIT connections do not count), tells."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
 
 
 def _announce_dev_key(app: Flask) -> None:

@@ -289,34 +289,38 @@ def _actions(message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     )
     for note in notes:
         found.setdefault(note.message_id, []).append(
-            {"kind": note.kind, "at": _aware(note.created_at).isoformat(), "detail": note.detail}
+            {"kind": note.kind, "at": _aware(note.created_at).isoformat(), "detail": note_detail(note)}
         )
     return found
 
 
-def message_notes(message_id: str) -> list[dict[str, Any]]:
-    """What the customer did after message `message_id` was made, oldest first, as
-    `GET /v1/messages/{id}/activity` shows it: a detail stored as JSON is read back."""
-    notes = session().scalars(select(Note).where(Note.message_id == message_id).order_by(Note.id))
+def message_notes(message_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """What the customer did after the messages `message_ids` were made, oldest first, each
+    with the message they acted from, as `GET /v1/messages/{id}/activity` shows it."""
+    notes = session().scalars(select(Note).where(Note.message_id.in_(message_ids))
+                              .order_by(Note.created_at, Note.id))
     return [_note_view(note) for note in notes]
 
 
 def _note_view(note: Note) -> dict[str, Any]:
-    try:
-        detail = json.loads(note.detail) if note.detail else None
-    except ValueError:
-        detail = note.detail  # a detail that is not JSON is shown as it was stored
     return {"kind": note.kind, "at": _aware(note.created_at).isoformat().replace("+00:00", "Z"),
-            "detail": detail}
+            "message_id": note.message_id, "detail": note_detail(note)}
+
+
+def note_detail(note: Note) -> dict[str, Any] | None:
+    """A note's detail as the object it was stored as (JSON text), or None: one shape for the
+    archive, `/activity` and the export."""
+    return json.loads(note.detail) if note.detail else None
 
 
 def message_brand(message_id: str) -> str | None:
     return session().scalar(select(Message.brand).where(Message.id == message_id))
 
 
-def record_event(message_id: str, kind: str, detail: str | None = None) -> None:
+def record_event(message_id: str, kind: str, detail: dict[str, Any] | None = None) -> None:
     db = session()
-    db.add(Note(message_id=message_id, kind=kind, detail=detail))
+    db.add(Note(message_id=message_id, kind=kind,
+                detail=json.dumps(detail, sort_keys=True) if detail is not None else None))
     db.commit()
 
 

@@ -22,6 +22,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from app import fonts
 from app.i18n import translations
 from app.templating.mjml_loader import MjmlCompileError, MjmlLoader
 
@@ -63,7 +64,7 @@ def _page_of_pages(context: Context) -> Markup:
 
 
 def create_environment(
-    templates_dir: Path, components_dir: Path, auto_reload: bool = True
+    templates_dir: Path, components_dir: Path, auto_reload: bool = True, public_base_url: str = ""
 ) -> ImmutableSandboxedEnvironment:
     loader = PrefixLoader(
         {
@@ -86,6 +87,9 @@ def create_environment(
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["css_string"] = _css_string
     env.globals["page_of_pages"] = _page_of_pages
+    # The type family (app/fonts): its faces for @font-face, its stack for font-family.
+    env.globals["fonts"] = {"family": fonts.FAMILY, "stack": Markup(fonts.STACK),
+                            "faces": fonts.faces(public_base_url)}
     return env
 
 
@@ -94,6 +98,7 @@ def init_app(app: Flask) -> None:
         Path(app.config["TEMPLATES_DIR"]),
         Path(app.config["COMPONENTS_DIR"]),
         auto_reload=app.config["TEMPLATE_AUTO_RELOAD"],
+        public_base_url=app.config["PUBLIC_BASE_URL"],
     )
 
 

@@ -6,7 +6,7 @@ compiles the whole tree once; Jinja caches the result and asks `uptodate` (a sta
 file involved) before reuse, so a designer's edit shows on the next render, and a request
 otherwise runs only Jinja. Jinja stays out of the widths and heights MJML computes with, and
 section-level `{% if %}`/`{% for %}` sit inside `<mj-raw>`, so compiling before or after
-Jinja gives the same HTML (tests/test_templating.py checks that over every fixture).
+Jinja gives the same HTML (tests/templating/test_templating.py checks that over every fixture).
 """
 
 from __future__ import annotations

@@ -26,10 +26,11 @@ from html import escape
 
 from PIL import Image, ImageDraw, ImageFont
 
+from app import fonts
 from app.store.artifacts import ArtifactStore
 from app.visuals.drawn import Asset, Drawn, draw_unstored, drawing_key
 
-_VERSION = 3
+_VERSION = 4  # bump when the drawing changes (4: the labels in the shipped Liberation Sans)
 _GRID = "#d9dde1"
 _AXIS_TEXT = "#5f6368"
 _INK = "#1d1d1f"
@@ -217,7 +218,7 @@ def chart_svg(chart: ConsumptionChart, layout: Layout = SCREEN) -> str:
         f'<svg class="c-chart__svg" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {layout.width} {layout.height}" width="{layout.width}" height="{layout.height}" '
         f'role="img" aria-labelledby="chart-title chart-desc" '
-        f'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="{layout.font}">',
+        f'font-family="{escape(fonts.STACK)}" font-size="{layout.font}">',
         f'<title id="chart-title">{e(chart.title)}</title>',
         f'<desc id="chart-desc">{e(chart.description)}</desc>',
     ]
@@ -242,13 +243,9 @@ def chart_svg(chart: ConsumptionChart, layout: Layout = SCREEN) -> str:
 # --- PNG ----------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=8)
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    try:
-        return ImageFont.truetype(name, size)
-    except OSError:
-        # No DejaVu on this machine: Pillow's own scalable font still draws every label.
-        return ImageFont.load_default(size)
+def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+    """The messages' type family (app/fonts), from its shipped file: the same on every machine."""
+    return ImageFont.truetype(fonts.face_file(bold), size)
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:

@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -196,13 +197,13 @@ def view(delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
-def deliveries_of(db: Session, message_id: str) -> list[dict[str, Any]]:
-    """The webhooks about message `message_id` or that made it (a reschedule's new message),
-    oldest first, each as `view` shows it."""
+def deliveries_of(db: Session, message_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The webhooks about the messages `message_ids` or that made one of them (a reschedule's
+    new message), oldest first, each as `view` shows it."""
     deliveries = db.scalars(
         select(WebhookDelivery)
-        .where(or_(WebhookDelivery.message_id == message_id,
-                   WebhookDelivery.result_message_id == message_id))
+        .where(or_(WebhookDelivery.message_id.in_(message_ids),
+                   WebhookDelivery.result_message_id.in_(message_ids)))
         .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
     )
     return [view(delivery) for delivery in deliveries]

@@ -42,13 +42,20 @@ APPOINTMENT_EVENT: dict[str, Any] = {
 
 ACTIVITY: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "actions", "webhooks"],
+    "description": "For an appointment, the activity of every message about it (the whole "
+                   "appointment's history), whichever of its messages is asked.",
+    "required": ["id", "messages", "actions", "webhooks"],
     "properties": {
         "id": {"type": "string"},
+        "messages": {"type": "array", "items": {"type": "string"}, "description": (
+            "The messages whose activity this is, oldest first: the appointment's, or this one.")},
         "actions": {"type": "array", "items": {
-            "type": "object", "required": ["kind", "at"],
-            "properties": {"kind": {"enum": ["rescheduled", "cancelled", "preferences_changed"]},
+            "type": "object", "required": ["kind", "at", "message_id"],
+            "properties": {"kind": {"enum": ["rescheduled", "cancelled", "preferences_changed",
+                                             "offer_clicked"]},
                            "at": {"type": "string", "format": "date-time"},
+                           "message_id": {"type": "string",
+                                          "description": "The message the customer acted from."},
                            "detail": {"type": ["object", "null"]}}}},
         "webhooks": {"type": "array", "items": {
             "type": "object", "required": ["id", "type", "url", "status", "attempts"],

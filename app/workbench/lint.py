@@ -12,7 +12,7 @@
     brands       brand.json, logo and catalogue readable; every colour pair the templates
                  paint text with reaches WCAG AA (4.5:1)
     translations every fixed text of app/, templates/ and components/ translated in every
-                 language, placeholders kept (the same rules as tests/test_i18n.py)
+                 language, placeholders kept (the same rules as tests/templating/test_i18n.py)
     fixtures     valid JSON that validates; rendered in every channel (the PDF by Jinja only,
                  not laid out), with its own brand and with every other brand, with no
                  undefined variable (the environment is StrictUndefined); the components'

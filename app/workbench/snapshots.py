@@ -10,10 +10,10 @@ clock (`FIXED_NOW`), a fixed message id and signing time (`scratch.deterministic
 page may fetch nothing but the service's own assets, served from ARTIFACT_DIR.
 
 Fonts are pinned, so a picture does not depend on the fonts a machine has. Chromium reads
-only FONTS_CONF (its FONTCONFIG_FILE), which knows one font, shipped in
-app/workbench/fonts/, and makes every family that font. The PDF names "DejaVu Sans"
-(templates/base/document.css, print); WeasyPrint embeds it and pdftoppm draws what is
-embedded, so that view depends only on fonts-dejavu-core, which scripts/system-deps installs.
+only FONTS_CONF (its FONTCONFIG_FILE), which knows one font, the messages' type family shipped
+in app/fonts/, and makes every family that font; the web page's @font-face loads the same
+files (served here from app/fonts). The PDF embeds them too (its @font-face, through its
+fetcher) and pdftoppm draws what is embedded, so no view depends on a system font.
 
 Pictures are kept small: one CSS pixel per pixel, reduced to a 64-colour palette and
 PNG-optimised (about 150 KB a fixture). A pixel counts as changed when a
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 from PIL import Image, ImageChops
 
+from app import fonts
 from app.config import ROOT, AppFactory
 from app.store.artifacts import ArtifactStore
 from app.templating import render as render_template
@@ -147,14 +148,22 @@ class Camera:
         self.public_base_url = app.config["PUBLIC_BASE_URL"]
 
     def _serve(self, route: Route) -> None:
-        url = route.request.url
+        found = self._own_file(route.request.url)
+        if found is None:
+            route.abort()
+        else:
+            route.fulfill(status=200, content_type=found[0], body=found[1].read_bytes())
+
+    def _own_file(self, url: str) -> tuple[str, Path] | None:
+        """The content type and file of one of our assets or fonts at `url`, if it is one."""
+        if self.assets is None or not url.startswith(self.public_base_url + "/"):
+            return None
         match = _ASSET.search(url)
-        if self.assets is not None and url.startswith(self.public_base_url + "/") and match:
-            path = self.assets.asset_path(match.group(1), "png")
-            if path.is_file():
-                route.fulfill(status=200, content_type="image/png", body=path.read_bytes())
-                return
-        route.abort()
+        path = self.assets.asset_path(match.group(1), "png") if match else None
+        if path is not None and path.is_file():
+            return "image/png", path
+        face = fonts.face_at(url.removeprefix(self.public_base_url))
+        return (fonts.CONTENT_TYPE, face) if face is not None else None
 
     def shoot(self, html: str, width: int, scheme: str = "light") -> Image.Image:
         """The whole page, `width` CSS pixels wide (wider if the page overflows), full length,

@@ -13,6 +13,8 @@ The context every template sees:
 - `items`, `totals`, `payment`: an invoice's lines or a bill's charges, for the components
 - `document_title`: the title under the logo on the web page and the PDF
 - `parties` (seller, buyer) and `facts` (number, dates, ...): label and value, formatted
+- `legal`: the footer's line naming who sends the message: for an invoice or bill its seller
+  (`data.seller`, as the From block and the e-invoice say it), else the brand's legal text
 - `offers`: the blocks app/personalise chose for this customer, in the message's language:
   {id, kind, title, text, cta, url (tracked), price, image {url, width, height, alt} | None}
 - `channel`: set by each channel as it renders (`email`, `web`, `pdf`, `text`, `sms`)
@@ -87,6 +89,9 @@ def frame(enriched: Enriched) -> dict[str, Any]:
         "document_title": None,
         "parties": [],
         "facts": [],
+        # Who sends the message, in the footer: the brand's legal text, unless the message has
+        # a seller of its own (an invoice's or bill's `data.seller`, app/pipeline/compose/billing.py).
+        "legal": enriched.brand.legal_text(enriched.locale.language),
     }
 
 

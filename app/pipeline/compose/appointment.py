@@ -5,7 +5,9 @@ The `appointment` part of the context: `id`, `stage`, `title`, `date`, `time_ran
 `map_url`}, `advisor` {`name`, `role`, `phone`, `phone_href`, `email`, `photo`,
 `initials`} or None, `organizer`, `prepare` (list), `headline`, `cancelled`,
 `change` {`reschedule_url`, `cancel_url`} or None (the customer may move or cancel it from
-the message), `reservation` (schema.org EventReservation for Gmail, as JSON-LD data).
+the message; draw adds `reschedule_qr` for the PDF), `calendar` (how to add it to a calendar,
+said on paper, where no button can be pressed) or None, `reservation` (schema.org
+EventReservation for Gmail, as JSON-LD data).
 The same part is stored with the message (app/appointments), for the customer pages.
 """
 
@@ -49,6 +51,21 @@ def _reminder_intro(enriched: Enriched, location: dict[str, Any]) -> str:
         return fmt.gettext("We expect you at %(place)s, %(address)s.",
                            place=location["name"], address=location["address"])
     return fmt.gettext("We expect you at %(place)s.", place=location["name"])
+
+
+def _moved_intro(enriched: Enriched, invite: bool) -> str:
+    """A move, as it really happens: the service sends nothing and no calendar changes by
+    itself. A customer's own move is told to the brand (its webhook); the new invitation, with
+    the same UID and a higher SEQUENCE, replaces the old one once opened."""
+    fmt = enriched.fmt
+    plan = enriched.appointment
+    moved = (fmt.gettext("Here is the new time you chose. We are letting %(brand)s know.",
+                         brand=enriched.brand.name)
+             if plan is not None and plan.by_customer else fmt.gettext("Here is the new time."))
+    if not invite:
+        return moved
+    calendar = fmt.gettext("To update your calendar, open the new invitation: it replaces the old one.")
+    return f"{moved} {calendar}"
 
 
 def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
@@ -101,7 +118,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "rescheduled": (
             fmt.gettext("New time: %(title)s on %(date)s at %(time)s", **values),
             fmt.gettext("Your appointment has moved"),
-            fmt.gettext("Here is the new time. Your calendar invitation is updated too."),
+            _moved_intro(enriched, invite=bool(context["links"]["ics"])),
         ),
         "cancelled": (
             fmt.gettext("Cancelled: %(title)s on %(date)s", **values),
@@ -122,10 +139,17 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         if data.stage == "reminder" and location_view["map_url"]:
             buttons.append(route)
         if context["links"]["ics"]:
-            buttons.append({"kind": "add_to_calendar", "label": fmt.gettext("Add to calendar"),
-                            "url": context["links"]["ics"]})
+            # A move's first step: no calendar changes until the new invitation is opened.
+            moved = data.stage == "rescheduled"
+            label = fmt.gettext("Download the new invitation") if moved else fmt.gettext("Add to calendar")
+            buttons.insert(0 if moved else len(buttons),
+                           {"kind": "add_to_calendar", "label": label, "url": context["links"]["ics"]})
         if data.stage != "reminder" and location_view["map_url"]:
             buttons.append(route)
+    elif enriched.brand.booking_url:
+        # A cancelled appointment: the way to a new one, when the brand has a booking page.
+        buttons.append({"kind": "book", "label": fmt.gettext("Make a new appointment"),
+                        "url": enriched.brand.booking_url})
     change, actions = _change(enriched)
 
     context["appointment"] = {
@@ -144,6 +168,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "prepare": list(data.prepare),
         "cancelled": data.stage == "cancelled",
         "change": change,
+        "calendar": _calendar_hint(enriched, context["links"]["ics"], data.stage),
     }
     context["appointment"]["reservation"] = reservation(
         enriched, context, start, end, change["reschedule_url"] if change else None)
@@ -161,6 +186,14 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         summary = fmt.gettext("%(title)s on %(date)s at %(time)s", **values)
     context["sms"] = {"summary": summary}
     return Composed("appointment", subject, preheader, context, actions=actions)
+
+
+def _calendar_hint(enriched: Enriched, invite: str | None, stage: str) -> str | None:
+    """How to put the appointment in a calendar from a printed letter: with the invitation
+    that comes with the email, when this message has both."""
+    if stage == "cancelled" or not invite or "email" not in enriched.channels:
+        return None
+    return enriched.fmt.gettext("Add it to your calendar: open the invitation that came with our email.")
 
 
 def _change(enriched: Enriched) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:

@@ -235,7 +235,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "tips_url": data.tips_url,
     }
     bill = context["bill"]
-    context["parties"] = parties(bill["seller"], bill["buyer"], fmt)
+    context.update(parties(bill["seller"], bill["buyer"], fmt))
     context["facts"] = facts(
         (fmt.gettext("Bill number"), data.number),
         (fmt.gettext("Account"), data.account),

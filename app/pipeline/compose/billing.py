@@ -86,8 +86,20 @@ def pay_buttons(payment: dict[str, Any], fmt: Formatter) -> list[dict[str, Any]]
     return []
 
 
-def parties(seller: dict[str, Any], buyer: dict[str, Any], fmt: Formatter) -> list[dict[str, Any]]:
-    return [{"role": fmt.gettext("From"), **seller}, {"role": fmt.gettext("To"), **buyer}]
+def parties(seller: dict[str, Any], buyer: dict[str, Any], fmt: Formatter) -> dict[str, Any]:
+    """The From and To blocks, and the footer's legal line: both say the seller as the request's
+    `data.seller` does (the one identity of an invoice or bill, its e-invoice's seller too)."""
+    return {"parties": [{"role": fmt.gettext("From"), **seller}, {"role": fmt.gettext("To"), **buyer}],
+            "legal": legal_line(seller, fmt)}
+
+
+def legal_line(seller: dict[str, Any], fmt: Formatter) -> str:
+    """The seller as the footer names it: "Demo Coffee, Marktstraat 5, 1000 Brussel. Btw-nummer:
+    BE0123456789." (name and address lines as the From block writes them)."""
+    line = ", ".join([seller["name"], *seller["address_lines"]]) + "."
+    if seller["vat_id"]:
+        line += f" {fmt.gettext('VAT number')}: {seller['vat_id']}."
+    return line
 
 
 def facts(*pairs: tuple[str, str | None]) -> list[dict[str, str]]:

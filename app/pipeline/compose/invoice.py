@@ -70,7 +70,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "order": order,
     }
     invoice = context["invoice"]
-    context["parties"] = parties(invoice["seller"], invoice["buyer"], fmt)
+    context.update(parties(invoice["seller"], invoice["buyer"], fmt))
     context["facts"] = facts(
         (fmt.gettext("Invoice number"), data.number),
         (fmt.gettext("Invoice date"), invoice["issue_date"]),

@@ -1,0 +1,105 @@
+"""Helpers for the tests that start the real server (`python -m app.serve`) as `make run`
+does: a free port, its environment, the process, and a client that calls it with its key."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ROOT
+
+START_PATIENCE = 120.0
+PATIENCE = 60.0
+# What the service's environment may carry that would point the server elsewhere.
+INHERITED = ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "SECRET_KEY", "TOUCHPOINT_ENV",
+             "PROMETHEUS_MULTIPROC_DIR", "CELERY_BROKER_URL", "JOB_RUNNER", "WEBHOOK_RUNNER")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_environment(var_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if key not in INHERITED}
+    return {**environment, "TOUCHPOINT_VAR_DIR": str(var_dir), "PORT": str(port), **extra}
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    var_dir: Path
+    log: Path
+
+    @property
+    def key(self) -> str:
+        return (self.var_dir / "dev-api-key").read_text().strip()
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=PATIENCE)
+        try:
+            sent = {"Authorization": f"Bearer {self.key}", **(headers or {})}
+            data = json.dumps(body).encode() if body is not None else None
+            if data is not None:
+                sent["Content-Type"] = "application/json"
+            connection.request(method, path, body=data, headers=sent)
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+        return lines
+
+    def pids(self) -> dict[int, tuple[int, str]]:
+        """Every process under the launcher: pid -> (parent pid, command line)."""
+        table = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            table[int(entry.name)] = (parent, command)
+        tree, todo = {}, [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            for child, (parent, command) in table.items():
+                if parent == pid:
+                    tree[child] = (parent, command)
+                    todo.append(child)
+        return tree
+
+
+def ready(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/readyz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def start(var_dir: Path, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=ROOT,
+                                env=server_environment(var_dir, port, **extra),
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
