@@ -16,9 +16,13 @@ from app import config
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(config.load(test_config))
+    app.extensions[config.FACTORY] = create_app
 
-    from app import auth, brands, cli, http, jobs, retention, store, templating, webhooks
+    # Here, not at the top: `import app.<part>` (a pool process, the Celery worker, a test) loads
+    # that part alone, not every part as the factory does.
+    from app import appointments, auth, brands, cli, http, jobs, retention, store, templating, webhooks
 
+    # Every part is imported by now, so the store's metadata holds each part's tables.
     store.init_app(app)
     # Before every other part that answers requests: /v1 needs a key.
     auth.init_app(app)
@@ -27,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     http.init_app(app)
     cli.init_app(app)
     webhooks.init_app(app)
+    appointments.init_app(app)
     # Render jobs: the embedded runner (started here when serving) or the Celery sender.
     jobs.init_app(app)
     retention.init_app(app)

@@ -10,9 +10,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from app.channels import email
+from app.channels import eml
+from app.jobs.batch import render_batch_command
 from app.pipeline import commit, render_message
+from app.problems import Problem
 from app.store import archive, artifacts, session
+from app.workbench.commands import lint_command, snapshots_command
 
 
 def resolve_fixture(name: str) -> Path:
@@ -34,8 +37,6 @@ def resolve_fixture(name: str) -> Path:
               help="Folder to write every artifact into.")
 def render_command(fixture: str, out_dir: Path) -> None:
     """Render FIXTURE (a path, `type/name` or a name) and write every artifact to --out."""
-    from app.problems import Problem
-
     document = json.loads(resolve_fixture(fixture).read_text(encoding="utf-8"))
     try:
         answer = commit(render_message(document))
@@ -44,7 +45,7 @@ def render_command(fixture: str, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     message = archive.get_message(answer["id"])
     assert message is not None
-    email.ensure_eml(message)
+    eml.ensure_eml(message)
     session().refresh(message)
     for artifact in message.artifacts:
         (out_dir / artifact.name).write_bytes(artifacts().read(artifact.path))
@@ -56,12 +57,8 @@ def render_command(fixture: str, out_dir: Path) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from app.workbench.commands import lint_command, snapshots_command
-
     app.cli.add_command(render_command)
     # Many requests at once, with a progress bar: `flask render-batch FILE.ndjson --out DIR`.
-    from app.jobs.batch import render_batch_command
-
     app.cli.add_command(render_batch_command)
     # The designers' and QA workbench (app/workbench): lint and visual regression.
     app.cli.add_command(lint_command)

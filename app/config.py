@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type only: the settings module imports no framework
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
+# create_app keeps itself in `app.extensions[FACTORY]`, so what builds an app like the running
+# one (the job pool's processes, the workbench's scratch app) is handed the factory by the
+# entry point instead of importing `app`, which imports every part.
+FACTORY = "touchpoint.create_app"
+AppFactory = Callable[[dict[str, Any] | None], "Flask"]
 
 # Names read from the environment (CONTRACT.md, Running). Everything else keeps its default.
 ENV_KEYS = (
@@ -215,8 +225,6 @@ def _coerce(key: str, value: str) -> Any:
     if key == "PDF_MEMORY_LIMIT":
         return int(value)
     if key == "CELERY_BROKER_TRANSPORT_OPTIONS":
-        import json
-
         return json.loads(value)
     return value
 

@@ -6,7 +6,7 @@ truthfully. The PDF channel embeds it as `factur-x.xml` in a PDF/A-3b file.
 
 Amounts follow EN 16931: each line's net amount is rounded to the currency's minor unit,
 and the VAT breakdown per rate adds up those line amounts. Touchpoint rounds once per VAT
-rate instead (app/pipeline/money.py); the two agree unless a line has fractions of a cent.
+rate instead (app/money.py); the two agree unless a line has fractions of a cent.
 When they do not agree, no e-invoice is made rather than one that differs from the PDF.
 
 Countries (BT-40, BT-55, required by EN 16931): the party's `country`, else its VAT id's
@@ -24,8 +24,8 @@ from decimal import Decimal
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, register_namespace, tostring
 
+from app.money import Totals, compute_totals, quantize
 from app.payments import compact_iban, parse_reference
-from app.pipeline.money import Totals, compute_totals, quantize
 from app.schemas.bill import BillData
 from app.schemas.common import Party
 from app.schemas.invoice import InvoiceData

@@ -157,7 +157,7 @@ def measure(server: subprocess.Popen[bytes], port: int, key: str, name: str, bod
 def overhead() -> None:
     """Median time per PDF, direct and through the sandbox, on the same document."""
     from app import create_app
-    from app.channels import pdf
+    from app.channels import layout, pdf
     from app.pipeline import prepare_message
     from app.store import artifacts
 
@@ -170,10 +170,10 @@ def overhead() -> None:
         html, einvoice, _ = pdf.document_source(message, enriched)
         args = (html, artifacts().root, enriched.public_base_url, einvoice, enriched.now)
         pdf.render_bounded(*args, app.config)  # the child starts and warms up
-        pdf.lay_out(*args)
+        layout.lay_out(*args)
         timings: dict[str, list[float]] = {"direct": [], "sandbox": []}
         for _ in range(15):
-            for kind, run in (("direct", lambda: pdf.lay_out(*args)),
+            for kind, run in (("direct", lambda: layout.lay_out(*args)),
                               ("sandbox", lambda: pdf.render_bounded(*args, app.config))):
                 started = time.perf_counter()
                 run()

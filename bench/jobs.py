@@ -130,7 +130,7 @@ def single_process(count: int, workdir: Path) -> dict[str, Any]:
     from weasyprint import HTML
 
     from app.channels import pdf
-    from app.channels.pdf import OwnAssetsFetcher
+    from app.channels.layout import OwnAssetsFetcher
     from app.pipeline import commit, prepare_message, render_message
     from app.store import artifacts
 

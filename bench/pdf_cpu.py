@@ -3,7 +3,7 @@ many PDFs, measured in the same run.
 
 Per fixture, three layouts of the same message, each timed with time.process_time (CPU of this
 process, one core) around one call, median of `repeat` calls after one to warm up:
-- pdf: `app.channels.pdf.lay_out`, what the sandbox's child runs for the PDF channel (the
+- pdf: `app.channels.layout.lay_out`, what the sandbox's child runs for the PDF channel (the
   channel's own `render` waits for that child, so its CPU is not this process's);
 - lean: the same content hand-written lean (bench/lean/: tables and floats, one short print
   stylesheet) through the same `render_document`, so fonts and the parsed stylesheet are reused
@@ -31,7 +31,7 @@ import jinja2
 import weasyprint
 from markupsafe import Markup
 
-from app.channels import pdf
+from app.channels import layout, pdf
 from app.pipeline import prepare_message
 from app.store import artifacts
 
@@ -58,12 +58,12 @@ def layouts(document: dict[str, Any]) -> tuple[dict[str, Callable[[], Any]], lis
     args = [html, artifacts().root, enriched.public_base_url, einvoice, enriched.now, pending]
     lean = lean_html(message.type, message.context)
 
-    def fetcher() -> pdf.OwnAssetsFetcher:
-        return pdf.OwnAssetsFetcher(artifacts(), enriched.public_base_url, pending)
+    def fetcher() -> layout.OwnAssetsFetcher:
+        return layout.OwnAssetsFetcher(artifacts(), enriched.public_base_url, pending)
 
     return {
-        "pdf": lambda: pdf.lay_out(*args),
-        "lean": lambda: pdf.render_document(lean, fetcher(), einvoice=einvoice, created=enriched.now),
+        "pdf": lambda: layout.lay_out(*args),
+        "lean": lambda: layout.render_document(lean, fetcher(), einvoice=einvoice, created=enriched.now),
         "weasyprint": lambda: weasyprint.HTML(string=html, base_url=enriched.public_base_url + "/",
                                               url_fetcher=fetcher()).write_pdf(),
     }, args

@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from app import create_app
+from app.brands.catalogue import LIFE_EVENTS
 from app.i18n import LANGUAGES
 from app.personalise import decide, personalise
-from app.personalise.catalogue import LIFE_EVENTS
 from app.personalise.facts import read_facts
 from app.pipeline import commit, prepare_message, render_message
 from app.store import customers

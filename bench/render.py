@@ -47,10 +47,10 @@ from flask import Flask
 
 from app import create_app
 from app.channels import email, ics, pdf, sms, web
-from app.channels.pdf import OwnAssetsFetcher
+from app.channels.layout import OwnAssetsFetcher
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.pipeline import commit, prepare_message, render_message
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.schemas import TYPE_CHANNELS
 from app.schemas.invoice import MAX_LINES
 from app.store import artifacts

@@ -1,12 +1,14 @@
-"""The customer moves or cancels an appointment: checked, rendered through the pipeline, stored.
+"""The customer moves or cancels an appointment: checked here, then rendered and stored.
 
     check      -> the appointment is open, the page is not stale, the slot is free
-    document   -> the newest render request of the appointment, with the change made
-    render     -> `render_message`: the `rescheduled` or `cancelled` message (same UID,
-                  SEQUENCE + 1), with its appointment's new state and booked slot
-    commit     -> `commit` of the message with the note on the message acted from and the
-                  webhook to upstream (`customer_records`, app/appointments/state.py)
-    answer     -> the new message's id, for the confirmation page (its web page)
+    document   -> the newest render request of the appointment, with the change made: a
+                  `Change` value (`reschedule`, `cancel`)
+    render     -> app/pipeline/changes.py: the `rescheduled` or `cancelled` message (same UID,
+                  SEQUENCE + 1), with its appointment's new state and booked slot, committed
+                  with the note on the message acted from and the webhook to upstream
+                  (`customer_records`, app/appointments/state.py)
+    answer     -> the new message's id, for the confirmation page (its web page); a race
+                  lost at commit is answered from the state that won (`settle`)
 
 The checks give the customer a clear answer early; the database decides for real (a unique
 SEQUENCE per appointment, a unique booking per slot, a conditional update of the state), so
@@ -17,13 +19,14 @@ A double submit of the same choice is not an error: it answers the change alread
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.appointments.current import Current, current_for, free_slots
 from app.appointments.problems import AppointmentChanged, AppointmentClosed, SlotTaken, SlotUnavailable
-from app.appointments.state import CustomerAction, customer_records
+from app.appointments.state import CustomerAction
 from app.problems import NotFound
 from app.schemas import TYPE_CHANNELS
 from app.store import archive
@@ -45,6 +48,16 @@ class StalePage(AppointmentChanged):
         self.current = current
 
 
+@dataclass(frozen=True)
+class Change:
+    """A customer's change, ready to render: the render request with the change made, and the
+    action its appointment's record carries."""
+
+    document: dict[str, Any]
+    action: CustomerAction
+    now: datetime
+
+
 def load(message_id: str) -> Current:
     current = current_for(message_id)
     if current is None:
@@ -52,8 +65,8 @@ def load(message_id: str) -> Current:
     return current
 
 
-def reschedule(message_id: str, slot_start: str, expected_sequence: int, now: datetime) -> str:
-    """Move the appointment to the offered slot starting at `slot_start`; the new message's id."""
+def reschedule(message_id: str, slot_start: str, expected_sequence: int, now: datetime) -> Change:
+    """Move the appointment to the offered slot starting at `slot_start`: the change to render."""
     current = load(message_id)
     row = current.appointment
     _check_open(current, now, done_if_cancelled=False)
@@ -74,10 +87,11 @@ def reschedule(message_id: str, slot_start: str, expected_sequence: int, now: da
         data["stage"] = "rescheduled"
         data["start"], data["end"] = slot["start"], slot["end"]
 
-    return _render(current, action, change, now, keep_slot=slot_start)
+    return _change(current, action, change, now, keep_slot=slot_start)
 
 
-def cancel(message_id: str, expected_sequence: int, now: datetime) -> str:
+def cancel(message_id: str, expected_sequence: int, now: datetime) -> Change:
+    """Cancel the appointment: the change to render."""
     current = load(message_id)
     row = current.appointment
     _check_open(current, now, done_if_cancelled=True)
@@ -88,7 +102,7 @@ def cancel(message_id: str, expected_sequence: int, now: datetime) -> str:
     def change(data: dict[str, Any]) -> None:
         data["stage"] = "cancelled"
 
-    return _render(current, action, change, now)
+    return _change(current, action, change, now)
 
 
 def _check_open(current: Current, now: datetime, done_if_cancelled: bool) -> None:
@@ -115,11 +129,9 @@ def _check_fresh(current: Current, expected_sequence: int, same_intent: bool) ->
     raise StalePage(current)
 
 
-def _render(current: Current, action: CustomerAction, change: Any, now: datetime,
-            keep_slot: str | None = None) -> str:
-    """Render the change through the pipeline, from the newest request about the appointment."""
-    from app.pipeline import commit, render_message
-
+def _change(current: Current, action: CustomerAction, change: Any, now: datetime,
+            keep_slot: str | None = None) -> Change:
+    """The change made to the newest request about the appointment."""
     row = current.appointment
     source = archive.get_message(row.message_id) if row.message_id else None
     if source is None:
@@ -135,21 +147,20 @@ def _render(current: Current, action: CustomerAction, change: Any, now: datetime
         # The confirmation page is the new message's web page, with the new invite.
         wanted = {*document["channels"], "web", "ics"}
         document["channels"] = [name for name in TYPE_CHANNELS["appointment"] if name in wanted]
-    try:
-        rendered = render_message(document, now=now, action=action)
-        assert rendered.appointment is not None  # the document is an appointment's
-        answer = commit(rendered, *(record for record in customer_records(rendered.appointment)
-                                    if record is not None))
-    except (AppointmentChanged, SlotTaken):
-        # Lost a race the checks could not see: answer from the state that won.
-        fresh = load(action.message_id)
-        if fresh.appointment.sequence != action.expected_sequence:
-            won = fresh.appointment
-            if won.message_id and (
-                (action.kind == "cancelled" and fresh.cancelled)
-                or (action.slot is not None and won.start == action.slot["start"] and not fresh.cancelled)
-            ):
-                raise AlreadyDone(won.message_id) from None
-            raise StalePage(fresh) from None
-        raise
-    return str(answer["id"])
+    return Change(document, action, now)
+
+
+def settle(action: CustomerAction) -> None:
+    """After a race the checks could not see was lost at commit (AppointmentChanged, SlotTaken):
+    AlreadyDone when the state that won is what the customer asked for, else StalePage. Returns
+    (the caller raises what it caught) when the appointment did not change meanwhile."""
+    fresh = load(action.message_id)
+    if fresh.appointment.sequence == action.expected_sequence:
+        return
+    won = fresh.appointment
+    if won.message_id and (
+        (action.kind == "cancelled" and fresh.cancelled)
+        or (action.slot is not None and won.start == action.slot["start"] and not fresh.cancelled)
+    ):
+        raise AlreadyDone(won.message_id) from None
+    raise StalePage(fresh) from None

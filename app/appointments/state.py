@@ -7,16 +7,16 @@ below what upstream sends) and whether the customer may move or cancel it from t
 `appointment_record` is the new state as a value (AppointmentRecord); `commit` writes it in the
 message's transaction, after the message row: the new state, the change, a booked slot. For a
 customer's action, `customer_records` are the note on the message they acted from and the
-webhook to upstream, which the caller (app/appointments/actions.py) names in the same commit,
+webhook to upstream, which the caller (app/pipeline/changes.py) names in the same commit,
 so all of it is stored with the message or none of it is.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
@@ -27,14 +27,12 @@ from app.appointments.models import Appointment, AppointmentChange, AppointmentM
 from app.appointments.problems import AppointmentChanged, SlotTaken
 from app.appointments.tokens import action_token
 from app.links import absolute
+from app.message.composed import Composed
+from app.message.enriched import AppointmentPlan, Enriched
 from app.schemas import AppointmentRequest
 from app.store import session
 from app.store.models import Note
 from app.webhooks.delivery import enqueue
-
-if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
 
 
 @dataclass(frozen=True)
@@ -46,21 +44,6 @@ class CustomerAction:
     expected_sequence: int      # the SEQUENCE their page showed
     previous: dict[str, str]    # start, end, status before the change
     slot: dict[str, str] | None = None
-
-
-@dataclass
-class AppointmentPlan:
-    sequence: int
-    # The stored SEQUENCE this render starts from; None for an appointment seen the first time.
-    previous: int | None
-    changed: bool
-    kind: str
-    status: str
-    links: dict[str, str] = field(default_factory=dict)
-    expires_at: datetime | None = None
-    warnings: list[str] = field(default_factory=list)
-    # The customer made this change on a page (not upstream): the message says so.
-    by_customer: bool = False
 
 
 def key(brand: str, appointment_id: str) -> tuple[str, str]:

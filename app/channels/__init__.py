@@ -1,83 +1,47 @@
 """Stage 7, render: each channel turns a composed message into its output and files.
 
-A channel is a module with `NAME` and `render(message, enriched, done) -> ChannelOutput`;
-`done` holds what channels before it made (the email attaches the PDF and the invite).
-A channel that cannot draw one part records a warning; the message still goes out.
-A channel named in `defer` is not drawn now but left to the job runner (app/jobs/deferred.py):
-its output says `pending`, and what it will be drawn from is kept with the message.
+A channel is a module that declares `CHANNEL = Channel(name, order, render, defer)`
+(base.py): `render(message, enriched, done) -> ChannelOutput`, where `done` holds what
+channels before it made (the email attaches the PDF and the invite). A new channel is a new
+module, imported below with the others. A channel that cannot draw one part records a
+warning; the message still goes out. A channel named in `defer` is not drawn now but left to
+the job runner (app/jobs/deferred.py): its output says `pending`, and what it will be drawn
+from is kept with the message. Which channels a type of message has is the request's
+contract (app/schemas `TYPE_CHANNELS`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from html import unescape
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Protocol
 
 from app import metrics
+from app.channels import email, ics, pdf, sms, web
+from app.channels.base import Channel, ChannelOutput, plain
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 
-if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
+__all__ = ["CHANNELS", "Channel", "ChannelOutput", "plain", "render_channels"]
 
-
-@dataclass(frozen=True)
-class File:
-    name: str
-    content_type: str
-    data: bytes
-
-
-@dataclass
-class ChannelOutput:
-    output: dict[str, Any]
-    files: list[File] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    # Stored with the message, not shown in the answer (the email's envelope).
-    envelope: dict[str, Any] | None = None
-    # A deferred output: what the job runner draws it from later (JSON).
-    deferred: dict[str, Any] | None = None
-
-
-class Channel(Protocol):
-    NAME: str
-
-    def render(
-        self, message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
-    ) -> ChannelOutput: ...
-
-
-def plain(rendered: str) -> str:
-    """Text rendered by the (autoescaping) environment, as the plain text it stands for.
-
-    Every template escapes its values, so none can emit markup into an HTML context by
-    mistake; text/plain and SMS are not HTML, so their entities become characters again.
-    """
-    return unescape(rendered)
-
-
-# The order channels run in: the email goes last, to attach what the others made.
-ORDER = ("sms", "web", "pdf", "ics", "email")
-
-
-def channel(name: str) -> Channel:
-    from app.channels import email, ics, pdf, sms, web
-
-    return {"email": email, "web": web, "pdf": pdf, "ics": ics, "sms": sms}[name]  # type: ignore[return-value]
+# Every channel by name, in the order they run.
+CHANNELS: dict[str, Channel] = {
+    spec.name: spec for spec in sorted((module.CHANNEL for module in (email, ics, pdf, sms, web)),
+                                       key=lambda spec: spec.order)
+}
 
 
 def render_channels(message: Composed, enriched: Enriched,
                     defer: Collection[str] = ()) -> dict[str, ChannelOutput]:
     done: dict[str, ChannelOutput] = {}
-    for name in ORDER:
-        if name in enriched.channels and name in defer:
-            from app.jobs.deferred import defer_channel
-
-            done[name] = defer_channel(name, message, enriched)
-        elif name in enriched.channels:
+    for name, spec in CHANNELS.items():
+        if name not in enriched.channels:
+            continue
+        if name in defer:
+            if spec.defer is None:
+                raise ValueError(f"the {name} channel cannot be deferred")
+            done[name] = spec.defer(message, enriched)
+        else:
             started = perf_counter()
-            done[name] = channel(name).render(message, enriched, done)
+            done[name] = spec.render(message, enriched, done)
             metrics.channel_rendered(message.type, name, perf_counter() - started)
     return done

@@ -12,18 +12,16 @@ and decline.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
-from app.channels import ChannelOutput, File
+from app.channels.base import Channel, ChannelOutput
 from app.channels.vtimezone import vtimezone
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.schemas import AppointmentRequest
-
-if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
+from app.store.artifacts import File
 
 NAME = "ics"
 # The alarm before the start: enough to leave for a branch, or to find the meeting link.
@@ -129,3 +127,6 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
         {"url": enriched.links["api_ics"], "uid": uid, "sequence": sequence, "method": method},
         files=[File("invite.ics", content_type, data)],
     )
+
+
+CHANNEL = Channel(NAME, order=40, render=render)

@@ -51,7 +51,7 @@ CANCEL_POLL_SECONDS = 0.25
 # A fresh child imports nothing new (the forkserver did) and lays out one small document.
 START_SECONDS = 60.0
 # Modules the forkserver imports once, so every child is forked with them loaded.
-PRELOAD = ["weasyprint", "app.channels.pdf"]
+PRELOAD = ["weasyprint", "app.channels.layout"]
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(PRELOAD)
@@ -270,6 +270,7 @@ def _serve(conn: Connection, warm_up: Callable[[], object] | None) -> None:
 
 
 def _lay_out_a_line() -> None:
+    # In the child only: the web process that imports this module loads no WeasyPrint for it.
     from weasyprint import HTML
 
     HTML(string="<p style='font-family: sans-serif'>warm <b>up</b></p>").write_pdf()

@@ -8,14 +8,11 @@ outside the GSM-7 alphabet sends the whole text as UCS-2, 70 code units or 67 pe
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from app.channels import ChannelOutput, plain
+from app.channels.base import Channel, ChannelOutput, plain
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.templating import render as render_template
-
-if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
 
 NAME = "sms"
 
@@ -59,3 +56,6 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     text = re.sub(r"[ \t]+", " ", re.sub(r"\s*\n\s*", "\n", text)).strip()
     encoding, segments = segments_of(text)
     return ChannelOutput({"text": text, "segments": segments, "encoding": encoding})
+
+
+CHANNEL = Channel(NAME, order=10, render=render)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from app.channels import ChannelOutput, File
+from app.channels.base import Channel, ChannelOutput
+from app.message.composed import Composed
+from app.message.enriched import Enriched
+from app.store.artifacts import File
 from app.templating import render as render_template
-
-if TYPE_CHECKING:
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
 
 NAME = "web"
 
@@ -25,3 +22,6 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
         {"url": enriched.links["web"]},
         files=[File("page.html", "text/html; charset=utf-8", html.encode())],
     )
+
+
+CHANNEL = Channel(NAME, order=20, render=render)

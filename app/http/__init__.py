@@ -14,6 +14,7 @@ from app.http import (
     openapi,
     pages,
     preferences,
+    preview,
     problems,
     profiles,
     render,
@@ -35,6 +36,4 @@ def init_app(app: Flask) -> None:
                       health_api.bp):
         app.register_blueprint(blueprint)
     # The designers' gallery: answers 404 unless in debug mode or PREVIEW_ENABLED.
-    from app.http import preview
-
     app.register_blueprint(preview.bp)

@@ -21,6 +21,7 @@ from app.appointments.tokens import FORMS, read_action_token
 from app.auth import requires
 from app.http.messages import visible_message
 from app.links import FormRefused, absolute, message_links
+from app.pipeline.changes import render_change
 from app.store import customers, session
 from app.templating import render
 from app.webhooks import delivery
@@ -109,7 +110,7 @@ def reschedule_submit(token: str) -> Response:
     if not slot:
         return _show(token, "reschedule", message_id, current, notice="choose", status=422)
     try:
-        new_message = actions.reschedule(message_id, slot, _sequence(), now())
+        new_message = render_change(actions.reschedule(message_id, slot, _sequence(), now()))
     except actions.AlreadyDone as done:
         return _redirect_to_message(done.message_id)
     except actions.StalePage as stale:
@@ -140,7 +141,7 @@ def cancel_submit(token: str) -> Response:
     except FormRefused:
         return _refused(token, "cancel", current)
     try:
-        new_message = actions.cancel(message_id, _sequence(), now())
+        new_message = render_change(actions.cancel(message_id, _sequence(), now()))
     except actions.AlreadyDone as done:
         return _redirect_to_message(done.message_id)
     except actions.StalePage as stale:

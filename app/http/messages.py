@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, json, send_file
 
 from app.auth import may_see, requires
-from app.channels import email
+from app.channels import eml
 from app.jobs import deferred
 from app.problems import NotFound
 from app.store import archive, artifacts
@@ -33,15 +33,15 @@ def visible_message(message_id: str) -> Message:
 def send_artifact(message_id: str, name: str, download_name: str | None = None) -> Response:
     # A PDF still being laid out (Prefer: respond-async), and the .eml that carries it:
     # wait a little for it, then answer 202 and when to ask again.
-    if name in (deferred.PDF_NAME, email.EML) and deferred.wait_while_pending(
+    if name in (deferred.PDF_NAME, eml.EML) and deferred.wait_while_pending(
             message_id, current_app.config["PDF_PENDING_WAIT"]):
         response = Response(json.dumps({"id": message_id, "artifact": name, "status": "pending"}),
                             status=202, mimetype="application/json")
         response.headers["Retry-After"] = "1"
         return response
     artifact = archive.get_artifact(message_id, name) if name in ARTIFACTS else None
-    if artifact is None and name == email.EML and (message := archive.get_message(message_id)):
-        artifact = email.ensure_eml(message)
+    if artifact is None and name == eml.EML and (message := archive.get_message(message_id)):
+        artifact = eml.ensure_eml(message)
     if artifact is None:
         raise NotFound(f"Message {message_id} has no {name}.")
     response = send_file(

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, current_app, redirect, render_template_string
+from flask import Blueprint, Response, current_app, redirect, render_template_string, request
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from app.appointments.current import current_for
 from app.http.messages import send_artifact
+from app.http.problems import problem_response
 from app.i18n import Formatter, parse_locale
 from app.links import message_links, unsign_message
 from app.problems import Gone, NotFound
@@ -133,10 +134,6 @@ def error_page(status: int, language: str = "en") -> Response:
 
 def init_app(app) -> None:  # type: ignore[no-untyped-def]
     """Customer pages answer HTML, not problem JSON, when a link is bad."""
-    from flask import request
-
-    from app.http.problems import problem_response
-
     def _page_or_problem(problem: NotFound | Gone) -> Response:
         if request.path.startswith(("/m/", "/a/", "/p/", "/u/", "/s/")):
             language = request.accept_languages.best_match(["en", "nl", "fr", "de"]) or "en"

@@ -1,14 +1,20 @@
-"""POST /v1/render: bind, check the idempotency key, call the pipeline, answer 201."""
+"""POST /v1/render: bind, check the idempotency key, call the pipeline, answer 201.
+
+What goes into the message's transaction besides the message: the idempotency key's answer,
+and with `Prefer: respond-async` the job that lays its PDF out (dispatched once committed).
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Blueprint, Response, current_app, json, request
 
 from app.auth import caller, check_brand, requires
 from app.http.body import json_body
-from app.pipeline import IdempotencyDone, commit, render_message
+from app.jobs.deferred import DeferredPdf
+from app.pipeline import IdempotencyDone, Record, commit, render_message
 from app.problems import InvalidRequest
 from app.store import idempotency, session
 
@@ -42,7 +48,7 @@ def render() -> Response:
     key = request.headers.get("Idempotency-Key")
     defer_pdf = _prefers_async()
     if key is None:
-        return _created(commit(render_message(document, defer_pdf=defer_pdf)))
+        return _created(_render(document, defer_pdf))
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest.at("Idempotency-Key", "must be 1 to 128 printable ASCII characters")
     key = idempotency.scoped(caller().name, key)
@@ -58,9 +64,22 @@ def render() -> Response:
         # The key's answer is stored in the same transaction as the message; the claim's
         # lease is renewed while the render runs, and runs out soon after a crash.
         with idempotency.heartbeat(current_app.extensions["touchpoint.db"], key, owner, lease):
-            rendered = render_message(document, defer_pdf=defer_pdf)
-            answer = commit(rendered, IdempotencyDone.of(rendered, key))
+            answer = _render(document, defer_pdf, key)
     except BaseException:
         idempotency.release(db, key)
         raise
     return _created(answer)
+
+
+def _render(document: Any, defer_pdf: bool, key: str | None = None) -> dict[str, Any]:
+    """Render and commit the message with the key's answer and its deferred PDF's job; the
+    answer. The job is dispatched only once committed: a runner must find it stored."""
+    rendered = render_message(document, defer_pdf=defer_pdf)
+    job = DeferredPdf.of(rendered)
+    records: list[Record] = [] if job is None else [job]
+    if key is not None:
+        records.append(IdempotencyDone.of(rendered, key))
+    answer = commit(rendered, *records)
+    if job is not None:
+        job.dispatch()
+    return answer

@@ -10,29 +10,36 @@ once or failed with its problem, across restarts of the service or of a worker.
 
 The database holds every job's truth; a runner holds nothing it could lose. Deferred PDFs
 (`Prefer: respond-async` on POST /v1/render) are one-item jobs of kind `pdf` (deferred.py).
-Module imports stay inside functions here, so `app.store` can load `jobs.models`.
+Its tables (`models`) join the store's schema when the package is imported; `init_app` has the
+store erase the inputs of a customer's items with them (`erasure`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import signal
+import threading
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from app.serve import wake
+# `models` defines the tables on the store's metadata as it loads (app/store/schema.py).
+from app.jobs import erasure, models  # noqa: F401
+from app.jobs.embedded import EmbeddedRunner
+from app.jobs.runners import RUNNER, celery_mode, dispatch, runner
+from app.store.customers import on_erase
+
+__all__ = ["celery_mode", "dispatch", "init_app", "runner"]
 
 log = logging.getLogger(__name__)
 
-RUNNER = "touchpoint.jobs"
-
-
 def init_app(app: Flask) -> None:
+    on_erase(app, erasure.erase_customer)
     app.cli.add_command(run_jobs_command)
     if app.config.get("CELERY_BROKER_URL"):
+        # Celery is loaded only where a broker is configured.
         from app.jobs.scaled import Sender
 
         if app.config["DATABASE_URL"].startswith("sqlite"):
@@ -43,12 +50,10 @@ def init_app(app: Flask) -> None:
         if _runs_a_server(app):
             sender.start()
         return
-    from app.jobs.embedded import EmbeddedRunner
-
-    runner = EmbeddedRunner(app)
-    app.extensions[RUNNER] = runner
+    embedded = EmbeddedRunner(app)
+    app.extensions[RUNNER] = embedded
     if _runs_a_server(app):
-        runner.start()
+        embedded.start()
 
 
 def _runs_a_server(app: Flask) -> bool:
@@ -66,33 +71,6 @@ def _runs_a_server(app: Flask) -> bool:
     return context is not None and context.info_name == "run"
 
 
-def runner(app: Flask | None = None) -> Any:
-    """This process's runner: the EmbeddedRunner, or the Celery Sender."""
-    return (app or current_app).extensions[RUNNER]
-
-
-def celery_mode(app: Flask | None = None) -> bool:
-    return bool((app or current_app).config.get("CELERY_BROKER_URL"))
-
-
-def dispatch(job_id: str) -> None:
-    """After the job's commit: hand it to whichever runner renders it."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if celery_mode(app):
-        try:
-            runner(app).dispatch(job_id)
-        except Exception:
-            # The job is stored; a worker (or this process, within a minute) sends it later.
-            log.exception("job %s: could not reach the broker; it will be sent later", job_id)
-        return
-    embedded = runner(app)
-    if embedded.running:
-        embedded.wake()
-    else:
-        # The runner is in the background process of `make run` (app/serve): wake it there.
-        wake.notify(app.config, "jobs")
-
-
 @click.command("run-jobs")
 @click.option("--workers", type=int, default=None, help="Pool processes (default: JOB_WORKERS, "
               "else one per core).")
@@ -100,16 +78,11 @@ def dispatch(job_id: str) -> None:
 def run_jobs_command(workers: int | None) -> None:
     """Run the embedded job runner in the foreground until stopped (for web processes that
     run with JOB_RUNNER=false)."""
-    import signal
-    import threading
-
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if celery_mode():
         raise click.ClickException("CELERY_BROKER_URL is set: Celery workers render the jobs "
                                    "(celery -A app.worker worker)")
-    from app.jobs.embedded import EmbeddedRunner
-
     embedded = EmbeddedRunner(current_app._get_current_object(), workers)  # type: ignore[attr-defined]
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

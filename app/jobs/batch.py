@@ -20,9 +20,12 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.jobs import celery_mode, ingest, runner, state
+from app.channels.eml import ensure_eml
+from app.jobs import ingest, state
+from app.jobs.embedded import EmbeddedRunner
 from app.jobs.models import ITEM_DONE, Job, JobItem
-from app.store import artifacts, session
+from app.jobs.runners import celery_mode, runner
+from app.store import archive, artifacts, session
 
 
 @click.command("render-batch")
@@ -59,8 +62,6 @@ def _run(app: Flask, job: Job, workers: int | None) -> Job:
     if celery_mode(app):
         runner(app).dispatch(job.id)
     else:
-        from app.jobs.embedded import EmbeddedRunner
-
         embedded = EmbeddedRunner(app, workers)
         embedded.start()
     try:
@@ -90,9 +91,6 @@ def _reload(job_id: str) -> Job:
 
 
 def _write(job: Job, out_dir: Path, eml: bool) -> list[str]:
-    from app.channels import email
-    from app.store import archive
-
     failures = []
     db = session()
     store = artifacts()
@@ -109,7 +107,7 @@ def _write(job: Job, out_dir: Path, eml: bool) -> list[str]:
                 folder = out_dir / _folder(item.position, item.reference)
                 folder.mkdir(parents=True, exist_ok=True)
                 if eml:
-                    email.ensure_eml(message)
+                    ensure_eml(message)
                     db.refresh(message)
                 for artifact in message.artifacts:
                     (folder / artifact.name).write_bytes(store.read(artifact.path))

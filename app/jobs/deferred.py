@@ -1,9 +1,11 @@
 """PDFs off the request path (`Prefer: respond-async` on POST /v1/render).
 
     at the request  -> the PDF's source (document HTML, e-invoice) made as usual, its output
-                       `{"url", "status": "pending"}`, and a one-item job of kind `pdf`
-                       stored in the message's own transaction
-    by the runner   -> WeasyPrint lays it out; in one transaction the file becomes the
+                       `{"url", "status": "pending"}` (app/channels/pdf.py `defer`), and a
+                       one-item job of kind `pdf` that POST /v1/render stores in the
+                       message's own transaction (`DeferredPdf.of`)
+    by the runner   -> WeasyPrint lays it out (app/channels/pdf.py `render_deferred`, under
+                       the same limits); in one transaction the file becomes the
                        message's `document.pdf` and its document says `ready` with pages
                        and bytes (or `failed` with the problem)
 
@@ -14,44 +16,25 @@ of the .eml waits for the PDF like a GET of the PDF does (app/http/messages.py).
 
 from __future__ import annotations
 
-import base64
 import copy
+import time
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from app.channels import ChannelOutput
+from app.channels import pdf
+from app.jobs import state
 from app.jobs.models import ITEM_QUEUED, PDF, QUEUED, Job, JobItem
+from app.jobs.runners import dispatch
+from app.jobs.state import Claim
+from app.pipeline import Rendered
+from app.store import archive, artifacts, session
 from app.store.ids import new_id
-
-if TYPE_CHECKING:
-    from app.jobs.state import Claim
-    from app.pipeline.compose import Composed
-    from app.pipeline.enrich import Enriched
+from app.store.models import Message
 
 PDF_NAME = "document.pdf"
-
-
-def defer_channel(name: str, message: Composed, enriched: Enriched) -> ChannelOutput:
-    """The output of a channel left to the runner: only the PDF can be."""
-    if name != "pdf":
-        raise ValueError(f"only the PDF can be deferred, not {name}")
-    from app.channels import pdf
-
-    html, einvoice, warnings = pdf.document_source(message, enriched)
-    return ChannelOutput(
-        {"url": enriched.links["api_pdf"], "status": "pending"}, warnings=warnings,
-        deferred={
-            "type": message.type,
-            "html": html,
-            "einvoice": base64.b64encode(einvoice).decode() if einvoice is not None else None,
-            "created": enriched.now.isoformat(),
-            "public_base_url": enriched.public_base_url,
-        },
-    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +46,14 @@ class DeferredPdf:
     message_id: str
     source: dict[str, Any]
 
+    @classmethod
+    def of(cls, rendered: Rendered) -> DeferredPdf | None:
+        """The job of the message's deferred PDF; None when its PDF was laid out (or has none)."""
+        pending = rendered.outputs.get("pdf")
+        if pending is None or pending.deferred is None:
+            return None
+        return cls(new_id("job"), rendered.message_id, pending.deferred)
+
     def write(self, db: Session) -> None:
         """In the message's transaction: the one-item job that will lay the PDF out."""
         db.add(Job(id=self.job_id, kind=PDF, status=QUEUED, total=1, dispatched=False))
@@ -71,33 +62,15 @@ class DeferredPdf:
                        request=self.source, message_id=self.message_id))
 
     def dispatch(self) -> None:
-        from app.jobs import dispatch
-
+        """Once committed: only then may a runner look for it."""
         dispatch(self.job_id)
-
-
-def deferred_pdf(message_id: str, outputs: dict[str, ChannelOutput]) -> DeferredPdf | None:
-    pending = outputs.get("pdf")
-    if pending is None or pending.deferred is None:
-        return None
-    return DeferredPdf(new_id("job"), message_id, pending.deferred)
 
 
 def lay_out(held: Claim) -> None:
     """Render a deferred PDF and make it the message's, or record why it could not be."""
-    from sqlalchemy import select
-
-    from app.channels.pdf import render_bounded
-    from app.jobs import state
-    from app.store import artifacts, session
-    from app.store.models import Artifact, Message
-
-    source = held.request or {}
-    einvoice = base64.b64decode(source["einvoice"]) if source.get("einvoice") else None
     # The same bounded layout as a synchronous render: the pool process only waits for it,
     # so a PDF over a limit fails its item and the pool process stays as it was.
-    data, pages = render_bounded(source["html"], artifacts().root, source["public_base_url"], einvoice,
-                                 datetime.fromisoformat(source["created"]), current_app.config)
+    data, pages = pdf.render_deferred(held.request or {}, artifacts().root, current_app.config)
     message_id = held.message_id or ""
     db = session()
     message = db.get(Message, message_id, with_for_update=True, populate_existing=True)
@@ -106,16 +79,10 @@ def lay_out(held: Claim) -> None:
         db.commit()
         return
     # Exclusive: should a second attempt ever lay the same PDF out, the first file stays.
-    path, digest, _ = artifacts().write_message_file_once(message_id, PDF_NAME, data)
-    size = artifacts().absolute(path).stat().st_size
-    exists = db.scalars(select(Artifact).where(Artifact.message_id == message_id,
-                                               Artifact.name == PDF_NAME)).first()
-    if exists is None:
-        db.add(Artifact(message_id=message_id, name=PDF_NAME, content_type="application/pdf",
-                        path=path, size=size, sha256=digest))
+    stored = archive.add_artifact(db, message_id, PDF_NAME, "application/pdf", data)
     document = copy.deepcopy(message.document)
     document["outputs"]["pdf"] = {**document["outputs"]["pdf"], "status": "ready",
-                                  "pages": pages, "bytes": size}
+                                  "pages": pages, "bytes": stored.size}
     message.document = document
     state.mark_done(db, held, message_id)
     db.commit()
@@ -125,9 +92,6 @@ def give_up(db: Session, held: Claim, problem: dict[str, Any]) -> bool:
     """The PDF cannot be made: the document says `failed` with the problem, and so does the
     email that promised it as an attachment: it is never handed out without it (its .eml
     cannot be built, a GET of it is a 404), all with the item's failure."""
-    from app.jobs import state
-    from app.store.models import Message
-
     db.rollback()
     message = db.get(Message, held.message_id or "", with_for_update=True, populate_existing=True)
     if message is not None:
@@ -148,11 +112,6 @@ def pending(document: dict[str, Any]) -> bool:
 
 def wait_while_pending(message_id: str, seconds: float) -> bool:
     """Wait up to `seconds` for a message's deferred PDF; True while it is still pending."""
-    import time
-
-    from app.store import session
-    from app.store.models import Message
-
     deadline = time.monotonic() + seconds
     db = session()
     while True:

@@ -26,7 +26,8 @@ from typing import Any
 
 from flask import Flask
 
-from app import metrics
+from app import metrics, webhooks
+from app.config import FACTORY, AppFactory
 from app.jobs import state, work
 from app.jobs.leases import Heartbeat
 from app.jobs.state import Claim
@@ -83,7 +84,8 @@ class EmbeddedRunner(BackgroundLoop):
         everyone = context.Barrier(self.workers)
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context,
-            initializer=_child_start, initargs=(_child_config(self.app), everyone),
+            initializer=_child_start,
+            initargs=(self.app.extensions[FACTORY], _child_config(self.app), everyone),
         )
         # One call per process: with none idle yet, each submit spawns a process.
         ready = [self._pool.submit(_child_ready) for _ in range(self.workers)]
@@ -141,8 +143,6 @@ class EmbeddedRunner(BackgroundLoop):
         if finished:
             # An item that ended its job queued the completion webhook: send it now.
             with self.app.app_context():
-                from app import webhooks
-
                 webhooks.wake()
 
     def _give_back(self, claim: Claim) -> None:
@@ -187,10 +187,8 @@ def _child_config(app: Flask) -> dict[str, Any]:
     return config
 
 
-def _child_start(config: dict[str, Any], everyone: Any) -> None:
+def _child_start(create_app: AppFactory, config: dict[str, Any], everyone: Any) -> None:
     global _child_app, _everyone
-    from app import create_app
-
     # A pool process outlives no service: killed or not, when it is gone, so is this one
     # (what it was rendering is not committed, and its lease runs out for the next runner).
     parent = os.getppid()

@@ -22,6 +22,7 @@ from app import strict_json
 from app.jobs import state
 from app.jobs.models import BATCH, ITEM_FAILED, ITEM_QUEUED, QUEUED, RECEIVING, Job, JobItem
 from app.problems import BodyTooLarge, BrandNotAllowed, InvalidRequest, MalformedJSON, Problem
+from app.schemas.appointment import CallbackUrl
 from app.store import session
 from app.store.ids import new_id
 
@@ -36,8 +37,6 @@ def check_callback_url(value: Any) -> str | None:
     """Where the completion webhook goes: https (http only with WEBHOOK_ALLOW_HTTP)."""
     if value is None:
         return None
-    from app.schemas.appointment import CallbackUrl
-
     try:
         return TypeAdapter(CallbackUrl).validate_python(value)
     except ValidationError as exc:

@@ -15,6 +15,7 @@ from flask import Flask
 from app.jobs import state
 from app.jobs.state import Claim
 from app.loop import BackgroundLoop
+from app.store import session
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,4 @@ class Heartbeat:
         if not claims:
             return
         with self.app.app_context():
-            from app.store import session
-
             state.renew(session(), claims)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_ready
 from flask import Flask
 from sqlalchemy import select, update
 
@@ -157,8 +158,6 @@ def render_items(app: Flask, heartbeat: Heartbeat, job_id: str,
 
 def worker_app(app: Flask) -> Celery:
     """The Celery app of a worker: its one task and the hooks of its processes."""
-    from celery.signals import worker_process_init, worker_ready
-
     celery = make_celery(app.config)
     heartbeat = Heartbeat(app)
     chunk_size = int(app.config["JOB_CHUNK_SIZE"])

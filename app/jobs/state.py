@@ -42,6 +42,8 @@ from app.jobs.models import (
     JobItem,
 )
 from app.store.ids import new_id
+from app.webhooks.delivery import enqueue
+from app.webhooks.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +264,6 @@ def finish_if_complete(db: Session, job_id: str, now: datetime, anchor: str | No
 
 def _queue_webhook(db: Session, job: Job, now: datetime, anchor: str | None) -> None:
     """The signed `job.completed` event, through the webhook outbox (app/webhooks)."""
-    from app.webhooks.delivery import enqueue
-    from app.webhooks.models import WebhookDelivery
 
     if anchor is None:
         anchor = db.scalars(select(JobItem.message_id).where(

@@ -23,9 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import metrics
+from app.channels import render_channels
 from app.jobs import deferred, state
 from app.jobs.models import PDF
 from app.jobs.state import Claim, LostClaim
+from app.pipeline import commit, prepare_message, render_message
 from app.problems import Problem
 from app.store import session
 
@@ -62,8 +64,6 @@ def _process(held: Claim) -> str:
         if held.kind == PDF:
             deferred.lay_out(held)
         else:
-            from app.pipeline import commit, render_message
-
             # Exactly once: the item is done in the transaction that archives its message,
             # under the claim's token, or neither is stored (LostClaim).
             commit(render_message(held.request, message_id=held.token), ItemDone(held))
@@ -111,6 +111,7 @@ def warm_up(app: Flask) -> None:
     """Import WeasyPrint and lay out a small document, then one real message's email and
     document (fonts, the stylesheet, compiled templates), so the first item a worker renders
     costs what every other does. Nothing is stored, nothing counted in the metrics."""
+    # Only a pool process warms up: the web process that imports this module lays out no PDF.
     from weasyprint import HTML
 
     HTML(string="<h1 style='font-family: sans-serif'>Touchpoint</h1><p>warm <b>up</b></p>").write_pdf()
@@ -119,9 +120,6 @@ def warm_up(app: Flask) -> None:
         return
     try:
         with app.app_context(), metrics.collecting():
-            from app.channels import render_channels
-            from app.pipeline import prepare_message
-
             document = {**json.loads(path.read_text(encoding="utf-8")), "channels": ["email", "pdf"]}
             message, enriched = prepare_message(document)
             render_channels(message, enriched)

@@ -24,10 +24,10 @@ satisfaction surveys), `no_marketing_consent` (promotions), `unknown_fact:<event
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from app.personalise.catalogue import Catalogue, Offer
+from app.brands.catalogue import Catalogue, Offer
+from app.message.enriched import Decision
 from app.personalise.facts import Facts
 
 SCORE_COMPLEMENT = 60.0
@@ -35,12 +35,6 @@ SCORE_RECENCY = 20.0  # added in full for a purchase today, nothing at `recent_d
 SCORE_LIFE_EVENT = 50.0
 SCORE_INTEREST = 40.0
 SCORE_DEFAULT = 20.0
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    blocks: list[tuple[Offer, str]] = field(default_factory=list)
-    suppressed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def decide(catalogue: Catalogue, facts: Facts, message_type: str, now: datetime,

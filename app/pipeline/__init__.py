@@ -12,8 +12,8 @@ its caller passes it, with the records it names, to `commit` (stage 8):
     5 compose      -> what the message says: subject, preheader, figures, buttons (pure)
     6 draw         -> its pictures (payment QR codes, consumption charts), each drawn once
     7 render       -> each channel: email, web page, PDF, invite, SMS (app/channels)
-    8 commit       -> the artifacts, the answer, the message's own records (appointment
-                      state, deferred PDF job) and the caller's (idempotency answer, job item
+    8 commit       -> the artifacts, the answer, the message's own record (appointment
+                      state) and the caller's (idempotency answer, deferred PDF job, job item
                       done, customer's note and webhook), in one transaction (commit.py)
 
 Each stage takes values and returns new ones; none changes what it was given.
@@ -30,24 +30,26 @@ from typing import Any
 from flask import current_app
 
 from app import logs
-from app.appointments.state import AppointmentPlan, CustomerAction, appointment_record
+from app.appointments.state import CustomerAction, appointment_record
 from app.appointments.state import plan as plan_appointment
 from app.channels import ChannelOutput, render_channels
-from app.jobs.deferred import deferred_pdf
+from app.links import message_links
+from app.message.composed import Composed
+from app.message.enriched import AppointmentPlan, Enriched
 from app.personalise import personalise
 from app.pipeline.actions import answer_actions
 from app.pipeline.commit import IdempotencyDone, commit
-from app.pipeline.compose import Composed, compose
+from app.pipeline.compose import compose
 from app.pipeline.draw import draw
-from app.pipeline.enrich import Enriched, enrich
+from app.pipeline.enrich import enrich
 from app.pipeline.load import load
-from app.pipeline.rendered import Rendered
+from app.pipeline.rendered import Record, Rendered
 from app.pipeline.validate import validate
 from app.schemas import TYPE_CHANNELS, RenderRequest
 from app.store import artifacts
 from app.store.ids import new_id
 
-__all__ = ["IdempotencyDone", "Rendered", "commit", "prepare_message", "render_message"]
+__all__ = ["IdempotencyDone", "Record", "Rendered", "commit", "prepare_message", "render_message"]
 
 
 def render_message(document: Any, now: datetime | None = None,
@@ -56,11 +58,12 @@ def render_message(document: Any, now: datetime | None = None,
     """The message a request makes, as a value; nothing is stored until `commit(rendered)`.
 
     `message_id` is the job item's (app/jobs); `action` the customer's change that asks for
-    this message (app/appointments/actions.py), which its appointment's record carries."""
+    this message (changes.py), which its appointment's record carries."""
     clock = logs.Stopwatch()
     message, enriched = prepare_message(document, now, message_id, clock, action)
     # With defer_pdf (Prefer: respond-async) the PDF is left to the job runner: the answer
-    # says `pending`, and the PDF's source is queued with the message (app/jobs/deferred.py).
+    # says `pending`, and the caller queues the PDF's source with the message
+    # (app/jobs/deferred.py).
     outputs = render_channels(message, enriched, defer=("pdf",) if defer_pdf else ())
     clock.lap("render")
     return Rendered(
@@ -69,7 +72,6 @@ def render_message(document: Any, now: datetime | None = None,
         customer_id=enriched.request.recipient.customer_id, brand=enriched.brand.id,
         outputs=outputs,
         appointment=appointment_record(message, enriched, action),
-        deferred=deferred_pdf(enriched.message_id, outputs),
         clock=clock,
         assets=(*enriched.assets, *message.assets),
     )
@@ -92,7 +94,7 @@ def prepare_message(document: Any, now: datetime | None = None, message_id: str 
         brand=loaded.brand,
         stored_profile=loaded.profile,
         message_id=message_id,
-        links=_links(message_id),
+        links=message_links(message_id),
         channels=_channels(request),
         now=now,
         assets=artifacts(),
@@ -146,7 +148,3 @@ def _channels(request: RenderRequest) -> list[str]:
     return [name for name in TYPE_CHANNELS[request.type] if name in channels]
 
 
-def _links(message_id: str) -> dict[str, str]:
-    from app.links import message_links
-
-    return message_links(message_id)

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from app.channels import ChannelOutput
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.schemas import AppointmentRequest
 
 

@@ -1,10 +1,10 @@
 """Stage 8, commit: a Rendered message and the records that come with it, all or nothing.
 
 Input: a `Rendered` value (what `render_message` made) and the records its caller names: the
-idempotency key's answer (POST /v1/render), the job item done (app/jobs/work.py), the
-customer's note and the webhook to upstream (app/appointments/actions.py). The records the
-message itself brings (its appointment's new state, its deferred PDF's job) travel in the
-Rendered value. Output: the answer, once everything is stored.
+idempotency key's answer and a deferred PDF's job (POST /v1/render), the job item done
+(app/jobs/work.py), the customer's note and the webhook to upstream (changes.py). The record
+the message itself brings (its appointment's new state) travels in the Rendered value.
+Output: the answer, once everything is stored.
 
 This is the one place a render writes: first the files (the pictures it drew, then the
 message's artifacts, each atomically), then one transaction with the message row and every
@@ -48,15 +48,12 @@ def commit(rendered: Rendered, *records: Record) -> dict[str, Any]:
     try:
         for asset in rendered.assets:
             keep(store, asset)  # content-addressed, shared: kept even if the rest fails
-        files = archive.write_files(store, rendered.message_id, rendered.outputs)
+        files = archive.write_files(store, rendered.message_id, rendered.files)
         _write_rows(db, rendered, files, records)
     except BaseException:
         store.discard_message(rendered.message_id)
         raise
     rendered.clock.lap("store")
-    if rendered.deferred is not None:
-        # Only once its job is committed may a runner look for it.
-        rendered.deferred.dispatch()
     # The operator's line: message id, type, channels and the milliseconds of each stage.
     logs.rendered(rendered.message_id, rendered.answer["type"], list(rendered.outputs),
                   rendered.clock)
@@ -71,8 +68,8 @@ def _write_rows(db: Session, rendered: Rendered, files: list[dict[str, Any]],
         with one_writer():
             archive.add_message(
                 db, message_id=rendered.message_id, request=rendered.request, answer=rendered.answer,
-                customer_id=rendered.customer_id, brand=rendered.brand, outputs=rendered.outputs,
-                files=files)
+                customer_id=rendered.customer_id, brand=rendered.brand, channels=list(rendered.outputs),
+                envelope=rendered.envelope, files=files)
             for record in (*rendered.records, *records):
                 record.write(db)
             db.commit()

@@ -24,8 +24,8 @@ from typing import Any
 
 from qrcode.exceptions import DataOverflowError
 
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.store.artifacts import ArtifactStore
 from app.visuals.charts import HEIGHT, WIDTH, chart_drawing
 from app.visuals.drawn import Asset, Drawn

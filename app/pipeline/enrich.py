@@ -1,10 +1,11 @@
 """Stage 3, enrich: what the request implies but does not say.
 
 Input: a valid RenderRequest and what the load step read (the brand, the stored profile).
-Output: an Enriched bundle: the brand, the recipient's profile (stored, then overridden by
-inline fields for this message only), the locale and its formatter, the message id and
-every link, and images made safe. Reads nothing from the database and writes nothing: a
-request's new picture (an advisor's photo) travels in `assets` until commit stores it.
+Output: an Enriched bundle (app/message/enriched.py): the brand, the recipient's profile
+(stored, then overridden by inline fields for this message only), the locale and its
+formatter, the message id and every link, and images made safe. Reads nothing from the
+database and writes nothing: a request's new picture (an advisor's photo) travels in
+`assets` until commit stores it.
 
 The pipeline then adds the appointment's plan and the personalisation with
 `dataclasses.replace`, as new values: no stage changes an Enriched it was given.
@@ -12,55 +13,19 @@ The pipeline then adds the appointment's plan and the personalisation with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from babel import Locale
 
 from app.brands import Brand
-from app.i18n import Formatter, locale_tag, parse_locale
+from app.i18n import Formatter, parse_locale
+from app.message.enriched import Enriched
 from app.problems import FieldError, collect
 from app.schemas import AppointmentRequest, RenderRequest
 from app.store.artifacts import ArtifactStore
 from app.visuals.drawn import Asset
 from app.visuals.images import ImageRejected, portrait
-
-if TYPE_CHECKING:
-    from app.appointments.state import AppointmentPlan
-    from app.personalise import Personalisation
-
-
-@dataclass(frozen=True)
-class Enriched:
-    request: RenderRequest
-    brand: Brand
-    locale: Locale
-    fmt: Formatter
-    profile: dict[str, Any]
-    message_id: str
-    links: dict[str, str]
-    channels: list[str]
-    now: datetime
-    public_base_url: str
-    images: dict[str, dict[str, Any]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    # An appointment's SEQUENCE and action links (app/appointments/state.py), else None.
-    appointment: AppointmentPlan | None = None
-    # A request's pictures made safe and not stored yet (the advisor's photo): commit stores them.
-    assets: tuple[Asset, ...] = ()
-    # The offers chosen for this customer and the trace of why (app/personalise), added after enrich.
-    personalisation: Personalisation = field(default_factory=lambda: _no_personalisation())
-
-    @property
-    def locale_tag(self) -> str:
-        return locale_tag(self.locale)
-
-
-def _no_personalisation() -> Personalisation:
-    from app.personalise import Personalisation
-
-    return Personalisation()
 
 
 def merge_profile(stored: dict[str, Any] | None, request: RenderRequest) -> dict[str, Any]:

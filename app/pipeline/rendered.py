@@ -7,17 +7,15 @@ it, with the records its caller names, into one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
 
 from app import logs
+from app.appointments.state import AppointmentRecord
 from app.channels import ChannelOutput
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from app.appointments.state import AppointmentRecord
-    from app.jobs.deferred import DeferredPdf
-    from app.visuals.drawn import Asset
+from app.store.artifacts import File
+from app.visuals.drawn import Asset
 
 
 class Record(Protocol):
@@ -39,8 +37,6 @@ class Rendered:
     outputs: dict[str, ChannelOutput]
     # An appointment's new state (app/appointments/state.py), None for other types.
     appointment: AppointmentRecord | None
-    # The job that will lay out a deferred PDF (app/jobs/deferred.py), None when none is.
-    deferred: DeferredPdf | None
     # The milliseconds of each stage so far; commit adds its own and logs the line.
     clock: logs.Stopwatch
     # Pictures drawn for it and not stored yet (app/visuals/drawn.py): commit stores them first.
@@ -48,5 +44,15 @@ class Rendered:
 
     @property
     def records(self) -> tuple[Record, ...]:
-        """What the message itself brings into its transaction, in the order it is written."""
-        return tuple(record for record in (self.appointment, self.deferred) if record is not None)
+        """What the message itself brings into its transaction, written before the caller's."""
+        return (self.appointment,) if self.appointment is not None else ()
+
+    @property
+    def files(self) -> list[File]:
+        """Every channel's files: the message's artifacts."""
+        return [file for output in self.outputs.values() for file in output.files]
+
+    @property
+    def envelope(self) -> dict[str, Any] | None:
+        """The email's envelope, stored with the message for its .eml; None without an email."""
+        return self.outputs["email"].envelope if "email" in self.outputs else None

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from app.brands import BrandRegistry
 from app.i18n import LANGUAGES, parse_locale
+from app.money import compute_totals, has_more_decimals_than
 from app.payments import payment_errors
-from app.pipeline.money import compute_totals, has_more_decimals_than
 from app.problems import FieldError, InvalidRequest, collect
 from app.schemas import (
     TYPE_CHANNELS,

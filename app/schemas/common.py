@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
+from babel.numbers import list_currencies
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -103,8 +104,6 @@ def _iana_zone(value: str) -> str:
 @cache
 def _currencies() -> frozenset[str]:
     """ISO 4217 codes as Babel knows them; built once (Babel makes a new set per call)."""
-    from babel.numbers import list_currencies
-
     return frozenset(list_currencies())
 
 

@@ -6,7 +6,7 @@
                    answering HTTP and running no runner
     background  -> one process (background.py): the job runner (or, with a broker, the Celery
                    sender) and the webhook runner, exactly once per machine
-    wake        -> how a web process tells the background one that work was queued
 
-This package imports nothing heavy at import time: web processes load `wake` from it.
+A web process tells the background one that work was queued through app/wake.py, which
+the jobs and webhooks that queue it import from below.
 """

@@ -27,8 +27,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import create_app, jobs, logs, retention
-from app.serve import wake
+from app import create_app, jobs, logs, retention, wake
 from app.store import artifacts, session
 from app.store.artifacts import sweep
 

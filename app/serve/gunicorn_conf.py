@@ -76,6 +76,7 @@ logger_class = _Logger
 def child_exit(_server: Any, worker: Any) -> None:
     """A worker is gone: its live metrics leave /metrics (prometheus multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The gunicorn master loads only its settings; prometheus_client only where it is used.
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

@@ -29,6 +29,7 @@ from typing import Any
 from flask import Flask
 
 from app import create_app
+from app.auth import ensure_dev_key
 from app.config import ConfigError
 from app.store.schema import SchemaNotCurrent
 
@@ -82,8 +83,6 @@ def _announce_dev_key(app: Flask) -> None:
     """Development: the key for trying the API, with every scope, where the README says."""
     if app.config["TOUCHPOINT_ENV"] != "development":
         return
-    from app.auth import ensure_dev_key
-
     path, made = ensure_dev_key(app)
     said = "made now, with every scope" if made else "with every scope"
     print(f"touchpoint: development API key in {path} ({said}):\n"

@@ -3,21 +3,21 @@
 A render stores through app/pipeline/commit.py: `write_files` writes the message's files (in
 place: no reader reaches them before the row commits), then `add_message` inserts its rows in
 the render's one transaction; the caller commits, or rolls back and removes the files again
-(`ArtifactStore.discard_message`), so a failed request leaves nothing.
+(`ArtifactStore.discard_message`), so a failed request leaves nothing. A file made after its
+message (a deferred PDF, the .eml on first fetch) joins it through `add_artifact`, once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.channels import ChannelOutput
 from app.links import short_code
 from app.store import artifacts, session
-from app.store.artifacts import ArtifactStore
+from app.store.artifacts import ArtifactStore, File
 from app.store.models import Artifact, Message, OfferShown, Profile, utcnow
 
 # Built once: every render of a known customer runs it (Core: a plain value, no ORM identity).
@@ -31,12 +31,10 @@ def load_profile(customer_id: str | None) -> dict[str, Any] | None:
     return dict(data) if data is not None else None
 
 
-def write_files(store: ArtifactStore, message_id: str,
-                outputs: dict[str, ChannelOutput]) -> list[dict[str, Any]]:
+def write_files(store: ArtifactStore, message_id: str, files: Sequence[File]) -> list[dict[str, Any]]:
     """Write a message's files; answer the rows `add_message` inserts for them. Done before
     the transaction, so the database is held only for the inserts."""
     rows: list[dict[str, Any]] = []
-    files = [file for output in outputs.values() for file in output.files]
     if files:
         store.make_message_folder(message_id)
     for file in files:
@@ -82,7 +80,7 @@ _INSERT_OFFER_SHOWN = insert(OfferShown.__table__)
 
 def add_message(
     db: Session, *, message_id: str, request: dict[str, Any], answer: dict[str, Any],
-    customer_id: str | None, brand: str, outputs: dict[str, ChannelOutput],
+    customer_id: str | None, brand: str, channels: list[str], envelope: dict[str, Any] | None,
     files: list[dict[str, Any]],
 ) -> None:
     """Insert the message's row, its files' rows (from `write_files`) and the offers it showed
@@ -97,10 +95,9 @@ def add_message(
     connection.execute(_INSERT_MESSAGE, {
         "id": message_id, "type": answer["type"], "brand": brand, "locale": answer["locale"],
         "customer_id": customer_id, "reference": answer.get("reference"),
-        "channels": list(outputs), "request": request, "document": _stored_answer(answer),
-        "envelope": outputs["email"].envelope if "email" in outputs else None,
-        "created_at": created_at,
-        "short_code": short_code(message_id) if "sms" in outputs else None,
+        "channels": channels, "request": request, "document": _stored_answer(answer),
+        "envelope": envelope, "created_at": created_at,
+        "short_code": short_code(message_id) if "sms" in channels else None,
     })
     if files:
         connection.execute(_INSERT_ARTIFACT, files)
@@ -121,19 +118,16 @@ def message_by_short_code(code: str) -> Message | None:
     return session().scalars(select(Message).where(Message.short_code == code)).first()
 
 
-def add_artifact_once(message: Message, name: str, content_type: str, data: bytes) -> Artifact:
-    """Store an artifact made after the message (the .eml on first fetch), exactly once."""
-    path, digest, _ = artifacts().write_message_file_once(message.id, name, data)
-    db = session()
-    size = artifacts().absolute(path).stat().st_size
-    db.add(Artifact(message_id=message.id, name=name, content_type=content_type, path=path,
-                    size=size, sha256=digest))
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()  # another request stored it first: the same file, the same row
-    stored = get_artifact(message.id, name)
-    assert stored is not None
+def add_artifact(db: Session, message_id: str, name: str, content_type: str, data: bytes) -> Artifact:
+    """A file made after its message (a deferred PDF, the .eml on first fetch) stored as one of
+    its artifacts, in `db`'s transaction (the caller commits). Exactly once: when the file is
+    there already (a second attempt, a racing request), the first stays, and so does its row."""
+    path, digest, size = artifacts().write_message_file_once(message_id, name, data)
+    stored = get_artifact(message_id, name)
+    if stored is None:
+        stored = Artifact(message_id=message_id, name=name, content_type=content_type, path=path,
+                          size=size, sha256=digest)
+        db.add(stored)
     return stored
 
 

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +27,17 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.store.ids import chunks
 from app.store.models import Message
 
-# Rows are looked up this many folders at a time (SQLite's limit on bound values).
-CHUNK = 500
+
+@dataclass(frozen=True)
+class File:
+    """One of a message's files as a channel made it, to be stored as its artifact."""
+
+    name: str
+    content_type: str
+    data: bytes
 
 
 class ArtifactStore:
@@ -71,9 +78,9 @@ class ArtifactStore:
             handle.write(data)
         return relative, hashlib.sha256(data).hexdigest()
 
-    def write_message_file_once(self, message_id: str, name: str, data: bytes) -> tuple[str, str, bool]:
-        """Write an artifact unless one is there already; answer path, sha256, and whether
-        this call wrote it. Two racing writers cannot both win (a hard link is exclusive)."""
+    def write_message_file_once(self, message_id: str, name: str, data: bytes) -> tuple[str, str, int]:
+        """Write an artifact unless one is there already; answer the path, sha256 and size of
+        the file that is there. Two racing writers cannot both win (a hard link is exclusive)."""
         relative = self.message_path(message_id, name)
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,13 +89,11 @@ class ArtifactStore:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.link(tmp, path)
-            written = True
         except FileExistsError:
             data = path.read_bytes()
-            written = False
         finally:
             Path(tmp).unlink(missing_ok=True)
-        return relative, hashlib.sha256(data).hexdigest(), written
+        return relative, hashlib.sha256(data).hexdigest(), len(data)
 
     def read(self, relative: str) -> bytes:
         return (self.root / relative).read_bytes()
@@ -139,11 +144,6 @@ def _older_than(path: Path, cutoff: float) -> bool:
         return False
 
 
-def _chunks(names: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(names), CHUNK):
-        yield names[start:start + CHUNK]
-
-
 def sweep_orphans(store: ArtifactStore, known: Callable[[list[str]], set[str]],
                   grace: float, now: float | None = None) -> Swept:
     """Remove message folders `known` does not name and `.tmp-` files, both older than `grace`
@@ -152,7 +152,7 @@ def sweep_orphans(store: ArtifactStore, known: Callable[[list[str]], set[str]],
     folders = sorted(path.name for path in (store.root / "messages").iterdir()
                      if path.is_dir() and _older_than(path, cutoff))
     removed = 0
-    for chunk in _chunks(folders):
+    for chunk in chunks(folders):
         for message_id in sorted(set(chunk) - known(chunk)):
             store.discard_message(message_id)
             removed += 1

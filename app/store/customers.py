@@ -7,8 +7,9 @@ refuses), so of writers racing on one ETag exactly one wins, on SQLite as on Pos
 
 Erasure removes every copy of the customer: the profile, every archived message with its
 events (clicks, actions), offers shown, artifact files and idempotency answers, their
-preference changes, the appointments they hold with their history, booked slots and views,
-the webhook deliveries about them, and the inputs of job items that rendered for them.
+preference changes, and what each other part keeps of them, erased by that part in the same
+transaction (`on_erase`): the appointments they hold with their history, booked slots and
+views, the webhook deliveries about them, and the inputs of job items that rendered for them.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, null, select, tuple_, update
+from flask import Flask, current_app
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from app.appointments.models import Appointment, AppointmentChange, AppointmentMessage, SlotBooking
-from app.jobs.models import JobItem
 from app.problems import InvalidRequest, PreconditionFailed
 from app.store import artifacts, session
+from app.store.ids import chunks
 from app.store.models import (
     Artifact,
     IdempotencyKey,
@@ -38,13 +40,15 @@ from app.store.models import (
     PreferenceChange,
     Profile,
 )
-from app.webhooks.models import WebhookDelivery
 
 STALE = "The profile has changed since you read it (or does not exist); GET it again."
 # How often a patch without If-Match is merged again into what a racing writer stored.
 CHANGE_ATTEMPTS = 20
-# Deletes and lookups by id go in chunks: SQLite allows a limited number of bound values.
-CHUNK = 500
+# What each part that keeps a customer's rows erases of them (`on_erase`), per app.
+ERASERS = "touchpoint.erasers"
+# A part's eraser: its rows of the customer and of their messages, in erase_customer's
+# transaction (db, customer_id, message_ids); the store's own rows go after.
+Eraser = Callable[[Session, str, Sequence[str]], None]
 
 
 def _aware(value: datetime) -> datetime:
@@ -186,21 +190,22 @@ class Erased:
         return {"profile": self.profile, "messages": self.messages}
 
 
+def on_erase(app: Flask, eraser: Eraser) -> None:
+    """Join a part's eraser to `erase_customer` (a part's init_app, for the rows it owns)."""
+    app.extensions.setdefault(ERASERS, []).append(eraser)
+
+
 def erase_customer(customer_id: str) -> Erased:
     """Remove every copy of the customer's data, files included, in one transaction."""
     db = session()
     message_ids = list(db.scalars(select(Message.id).where(Message.customer_id == customer_id)))
     had_profile = db.execute(delete(Profile).where(Profile.customer_id == customer_id)).rowcount > 0
-    _erase_appointments(customer_id)
+    for eraser in current_app.extensions.get(ERASERS, ()):
+        eraser(db, customer_id, message_ids)
     db.execute(delete(OfferShown).where(OfferShown.customer_id == customer_id))
     db.execute(delete(PreferenceChange).where(PreferenceChange.customer_id == customer_id))
-    _erase_job_inputs(customer_id, message_ids)
-    for start in range(0, len(message_ids), CHUNK):
-        chunk = message_ids[start:start + CHUNK]
+    for chunk in chunks(message_ids):
         # Explicit, not left to ON DELETE CASCADE: every backend, whatever its foreign-key setting.
-        db.execute(delete(WebhookDelivery).where(WebhookDelivery.message_id.in_(chunk)))
-        db.execute(delete(WebhookDelivery).where(WebhookDelivery.result_message_id.in_(chunk)))
-        db.execute(delete(AppointmentMessage).where(AppointmentMessage.message_id.in_(chunk)))
         db.execute(delete(Note).where(Note.message_id.in_(chunk)))
         db.execute(delete(Artifact).where(Artifact.message_id.in_(chunk)))
         db.execute(delete(IdempotencyKey).where(IdempotencyKey.message_id.in_(chunk)))
@@ -213,30 +218,6 @@ def erase_customer(customer_id: str) -> Erased:
     for message_id in message_ids:
         store.discard_message(message_id)
     return Erased(had_profile, len(message_ids))
-
-
-def _erase_appointments(customer_id: str) -> None:
-    """The customer's appointments: their state, history, booked slots and the views of them."""
-    db = session()
-    held = list(db.execute(select(Appointment.brand, Appointment.appointment_id)
-                           .where(Appointment.customer_id == customer_id)))
-    for start in range(0, len(held), CHUNK):
-        keys = [tuple(row) for row in held[start:start + CHUNK]]
-        for table in (AppointmentChange, AppointmentMessage, SlotBooking, Appointment):
-            db.execute(delete(table).where(tuple_(table.brand, table.appointment_id).in_(keys)))
-
-
-def _erase_job_inputs(customer_id: str, message_ids: list[str]) -> None:
-    """Job items keep their request (the recipient's name, address, ...) until the job is
-    purged: an erased customer's go now. The items stay, without input, so a job's counts hold;
-    one still queued then fails as a line that is not a request."""
-    db = session()
-    recipient = JobItem.request[("recipient", "customer_id")].as_string()
-    scrub = {"request": null(), "reference": None}
-    db.execute(update(JobItem).where(recipient == customer_id).values(scrub))
-    for start in range(0, len(message_ids), CHUNK):
-        chunk = message_ids[start:start + CHUNK]
-        db.execute(update(JobItem).where(JobItem.message_id.in_(chunk)).values(scrub))
 
 
 # --------------------------------------------------------------------------- the archive

@@ -48,13 +48,9 @@ class SchemaNotCurrent(RuntimeError):
 
 
 def target_metadata() -> MetaData:
-    """Every table of the service: the store's own and those of the parts with their models."""
-    # Imported for their side effect: each module adds its tables to Base.metadata.
-    from app.appointments import models as _appointments  # noqa: F401
-    from app.auth import models as _auth  # noqa: F401
-    from app.jobs import models as _jobs  # noqa: F401
-    from app.webhooks import models as _webhooks  # noqa: F401
-
+    """Every table of the service: the store's own, and each part's, which its models define on
+    the store's `Base` when its package is imported (create_app imports every part before the
+    store's init_app prepares the schema)."""
     return Base.metadata
 
 

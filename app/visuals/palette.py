@@ -15,7 +15,7 @@ import io
 
 from PIL import Image
 
-from app.workbench.contrast import AA_NORMAL, contrast_ratio, parse_hex
+from app.visuals.contrast import AA_NORMAL, contrast_ratio, parse_hex
 
 # The grounds a dark scheme starts from, before the brand's tint.
 _BACKGROUND, _SURFACE, _TEXT, _MUTED = "#101214", "#1b1e21", "#eceef0", "#aab1b8"

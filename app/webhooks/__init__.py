@@ -5,7 +5,8 @@
     deliver_due  -> lease, sign, POST; delivered, or retried with backoff and jitter
     CLI          -> `flask --app app deliver-webhooks [--once]`, the same code in the foreground
 
-Module imports stay inside functions here, so `app.store` can load `webhooks.models`.
+Its table (`models`) joins the store's schema when the package is imported; `init_app` has the
+store erase the deliveries about a customer's messages with them (`erasure`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from app.serve import wake as background
+from app import wake as background
+from app.store.customers import on_erase
+
+# `models` defines the table on the store's metadata as it loads (app/store/schema.py).
+from app.webhooks import erasure, models  # noqa: F401
+from app.webhooks.delivery import deliver_due
+from app.webhooks.runner import Runner
 
 
 def init_app(app: Flask) -> None:
-    from app.webhooks.runner import Runner
-
+    on_erase(app, erasure.erase_customer)
     runner = Runner(app, app.config["WEBHOOK_POLL_INTERVAL"])
     app.extensions["touchpoint.webhooks"] = runner
     app.cli.add_command(deliver_webhooks_command)
@@ -53,8 +59,6 @@ def wake() -> None:
 @with_appcontext
 def deliver_webhooks_command(once: bool) -> None:
     """Deliver queued webhooks: what is due now (--once), or keep running until stopped."""
-    from app.webhooks.delivery import deliver_due
-
     if once:
         report = deliver_due()
         click.echo(f"{len(report.delivered)} delivered, {len(report.retrying)} to retry later, "

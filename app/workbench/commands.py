@@ -8,7 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.config import ROOT
+from app.config import FACTORY, ROOT
+from app.workbench.scratch import scratch_app
 
 
 @click.command("lint")
@@ -19,11 +20,11 @@ def lint_command(no_render: bool) -> None:
     """Check every component, template, brand, translation and fixture; name file and line.
 
     Exit status 1 when there is an error that lint-allow.txt does not list."""
+    # Lint (80 ms of imports) loads when it runs, not in every process that registers it.
     from app.workbench.lint import Linter, is_allowed, load_allowed
-    from app.workbench.scratch import scratch_app
 
     # In a scratch app: an empty archive and fresh assets, so local data changes nothing.
-    with scratch_app(current_app.config) as app:
+    with scratch_app(current_app.config, current_app.extensions[FACTORY]) as app:
         findings = Linter(app).run(render=not no_render)
     allowed = load_allowed()
     errors = warnings = known = 0
@@ -57,10 +58,11 @@ def lint_command(no_render: bool) -> None:
 def snapshots_command(approve: bool, pattern: str, approved_dir: Path, out_dir: Path) -> None:
     """Render every fixture's email (375 px, 600 px), web page (320 px) and PDF's first page
     to PNG and compare them with the approved pictures; write a report of what changed."""
+    # Snapshots load when they run, not in every process that registers the command.
     from app.workbench.snapshots import run_snapshots
 
-    report = run_snapshots(current_app.config, pattern=pattern, approved_dir=approved_dir,
-                           out_dir=out_dir, approve=approve, echo=click.echo)
+    report = run_snapshots(current_app.config, current_app.extensions[FACTORY], pattern=pattern,
+                           approved_dir=approved_dir, out_dir=out_dir, approve=approve, echo=click.echo)
     if report.changed and not approve:
         click.echo(f"{len(report.changed)} picture(s) differ from the approved ones: see "
                    f"{report.report_path}\nIf the change is intended: flask --app app snapshots "

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError, UndefinedError
 
+from app.config import ROOT
 from app.problems import Problem
 from app.templating import MjmlCompileError, environment
+from app.workbench import mjml_check
 
 # Templates are files with these endings; other traceback frames are Python.
 TEMPLATE_SUFFIXES = (".html", ".mjml", ".txt", ".css")
@@ -52,8 +54,6 @@ class Failure:
 
 def display_path(path: str | Path) -> str:
     """A path relative to the repository (or the working folder) when it is inside one."""
-    from app.config import ROOT
-
     resolved = Path(path).resolve()
     for base in (ROOT, Path.cwd()):
         if resolved.is_relative_to(base):
@@ -162,8 +162,6 @@ def _mjml_syntax_failure(exc: TemplateSyntaxError, view: str, path: Path) -> Fai
 
 def _mjml_failure(exc: MjmlCompileError, view: str) -> Failure:
     """mjml-python names the file but no line: the structural checks find the line."""
-    from app.workbench import mjml_check
-
     message = str(exc)
     path_text, _, reason = message.partition(": ")
     path = Path(path_text)

@@ -50,17 +50,10 @@ from app.i18n import LANGUAGES
 from app.schemas import TYPE_CHANNELS
 from app.templating import MjmlCompileError, environment
 from app.templating import render as render_template
+from app.visuals.contrast import AA_NORMAL, contrast_ratio, parse_hex
 from app.visuals.palette import dark_colors
 from app.workbench import mjml_check
-from app.workbench.contrast import (
-    AA_NORMAL,
-    contrast_ratio,
-    css_variables,
-    painted_pairs,
-    pair_candidates,
-    parse_hex,
-    resolve,
-)
+from app.workbench.contrast import css_variables, painted_pairs, pair_candidates, resolve
 from app.workbench.failures import display_path, failure_from
 from app.workbench.params import covers, used_paths, uses
 from app.workbench.rendered import check_html

@@ -24,11 +24,13 @@ from typing import Any
 from unittest import mock
 
 from flask import Flask
+from itsdangerous.timed import TimestampSigner
 
-from app.channels import ORDER, ChannelOutput, channel
+from app.channels import CHANNELS, ChannelOutput
+from app.config import AppFactory
+from app.message.composed import Composed
+from app.message.enriched import Enriched
 from app.pipeline import build_answer, prepare_message
-from app.pipeline.compose import Composed
-from app.pipeline.enrich import Enriched
 from app.store import artifacts
 from app.visuals.drawn import keep
 from app.workbench.failures import Failure, failure_from
@@ -99,12 +101,11 @@ def render_fixture(fixture: Fixture, overrides: dict[str, str] | None = None,
     except Exception as exc:  # shown to the designer, never raised
         scratch.failures["fixture"] = failure_from(exc, "fixture", fixture.path)
         return scratch
-    for name in ORDER:
+    for name, spec in CHANNELS.items():
         if name not in scratch.enriched.channels or name in skip:
             continue
         try:
-            scratch.outputs[name] = channel(name).render(scratch.message, scratch.enriched,
-                                                         scratch.outputs)
+            scratch.outputs[name] = spec.render(scratch.message, scratch.enriched, scratch.outputs)
         except Exception as exc:
             scratch.failures[name] = failure_from(exc, name, fixture.path)
     try:
@@ -117,7 +118,7 @@ def render_fixture(fixture: Fixture, overrides: dict[str, str] | None = None,
 def render_pdf(scratch: Scratch) -> bytes:
     """The PDF of a rendered scratch message (raises what the PDF channel raises)."""
     assert scratch.message is not None and scratch.enriched is not None
-    output = channel("pdf").render(scratch.message, scratch.enriched, scratch.outputs)
+    output = CHANNELS["pdf"].render(scratch.message, scratch.enriched, scratch.outputs)
     return output.files[0].data
 
 
@@ -151,11 +152,9 @@ DESIGN_FOLDERS = ("TEMPLATES_DIR", "COMPONENTS_DIR", "BRANDS_DIR", "TRANSLATIONS
 
 
 @contextmanager
-def scratch_app(config: Mapping[str, Any]) -> Iterator[Flask]:
-    """A throw-away app on the same designers' folders as `config`, with its own empty
-    archive and assets in a temporary folder, removed afterwards."""
-    from app import create_app
-
+def scratch_app(config: Mapping[str, Any], create_app: AppFactory) -> Iterator[Flask]:
+    """A throw-away app made by `create_app` on the same designers' folders as `config`, with
+    its own empty archive and assets in a temporary folder, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="touchpoint-workbench-") as folder:
         app = create_app({
             **{key: config[key] for key in DESIGN_FOLDERS},
@@ -174,8 +173,6 @@ def scratch_app(config: Mapping[str, Any]) -> Iterator[Flask]:
 def deterministic() -> Iterator[None]:
     """A fixed message id and a fixed signing time, so links (and any picture of one) are
     the same on every run. Swaps module globals: for a command or a test, never a server."""
-    from itsdangerous.timed import TimestampSigner
-
     with mock.patch("app.pipeline.new_id", lambda prefix: f"{prefix}_{'0' * 26}"), \
             mock.patch.object(TimestampSigner, "get_timestamp", lambda self: FIXED_TIMESTAMP):
         yield

@@ -43,6 +43,8 @@ from flask import Flask, current_app
 from PIL import Image, ImageChops
 
 from app import fonts
+from app.config import ROOT, AppFactory
+from app.store.artifacts import ArtifactStore
 from app.templating import render as render_template
 from app.workbench.customer_pages import page_html
 from app.workbench.failures import Failure, display_path, failure_from
@@ -59,10 +61,8 @@ from app.workbench.scratch import (
     scratch_app,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Playwright is a development dependency: its types only, for the checker
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
-
-    from app.store.artifacts import ArtifactStore
 
 CHROMIUM = "/usr/bin/chromium"
 # The only fonts the browser sees, whatever the machine has (see the module docstring).
@@ -298,17 +298,16 @@ def _save(image: Image.Image, path: Path) -> Path:
     return path
 
 
-def run_snapshots(config: Mapping[str, Any], pattern: str = "*", names: list[str] | None = None,
-                  approved_dir: Path | None = None, out_dir: Path | None = None,
-                  approve: bool = False, views: list[str] | None = None,
+def run_snapshots(config: Mapping[str, Any], create_app: AppFactory, pattern: str = "*",
+                  names: list[str] | None = None, approved_dir: Path | None = None,
+                  out_dir: Path | None = None, approve: bool = False, views: list[str] | None = None,
                   camera: Camera | None = None, echo: Callable[[str], Any] = print) -> Report:
     """Draw, compare, report; with `approve`, store what was drawn as the approved pictures.
 
-    Renders in a scratch app on the designers' folders of `config` (scratch.scratch_app), so
-    a developer's archive and settings change nothing. `names` (fixture names) or `pattern`
-    (a glob on them) choose the fixtures; `views` the views (all of VIEWS by default)."""
-    from app.config import ROOT
-
+    Renders in a scratch app (made by `create_app`) on the designers' folders of `config`
+    (scratch.scratch_app), so a developer's archive and settings change nothing. `names`
+    (fixture names) or `pattern` (a glob on them) choose the fixtures; `views` the views (all
+    of VIEWS by default)."""
     approved_dir = approved_dir or ROOT / "tests" / "snapshots"
     out_dir = out_dir or ROOT / "var" / "snapshots"
     views = views or list(VIEWS)
@@ -317,7 +316,8 @@ def run_snapshots(config: Mapping[str, Any], pattern: str = "*", names: list[str
     out_dir.mkdir(parents=True)
     report = Report()
     drawn: set[Path] = set()
-    with scratch_app(config) as app, _camera(camera) as active, ThreadPoolExecutor(max_workers=1) as pool:
+    with scratch_app(config, create_app) as app, _camera(camera) as active, \
+            ThreadPoolExecutor(max_workers=1) as pool:
         active.serve_from(app)
         fixtures = [f for f in list_fixtures(Path(app.config["FIXTURES_DIR"]))
                     if (f.name in names if names is not None else fnmatch.fnmatch(f.name, pattern))]

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, Route
 
+from app import create_app
 from app.workbench.scratch import file_of, list_fixtures, render_fixture, scratch_app
 from tests.browser import axe_violations, describe_axe, failing
 from tests.conftest import FIXTURES, ROOT, fixture_paths, make_app
@@ -33,7 +34,7 @@ def workbench() -> Iterator[Flask]:
     config = {"TEMPLATES_DIR": str(ROOT / "templates"), "COMPONENTS_DIR": str(ROOT / "components"),
               "BRANDS_DIR": str(ROOT / "templates" / "brands"),
               "TRANSLATIONS_DIR": str(ROOT / "translations"), "FIXTURES_DIR": str(FIXTURES)}
-    with scratch_app(config) as app:
+    with scratch_app(config, create_app) as app:
         yield app
 
 

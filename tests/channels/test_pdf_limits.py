@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.channels import pdf
+from app.channels import layout, pdf
 from app.channels.sandbox import Sandbox, run_here
 from app.jobs.embedded import drain
 from app.problems import PdfMemoryLimit, PdfTimeLimit, RenderCancelled
@@ -128,7 +128,7 @@ def test_the_sandbox_makes_the_same_bytes_as_the_direct_call(app: Flask) -> None
         message, enriched = prepare_message(load_fixture("invoice/capsules-nl"))
         html, einvoice, _ = pdf.document_source(message, enriched)
         root = artifacts().root
-        direct = pdf.lay_out(html, root, enriched.public_base_url, einvoice, enriched.now)
+        direct = layout.lay_out(html, root, enriched.public_base_url, einvoice, enriched.now)
         boxed = pdf.render_bounded(html, root, enriched.public_base_url, einvoice, enriched.now, app.config)
     assert boxed == direct and direct[0].startswith(b"%PDF-")
 
@@ -139,7 +139,7 @@ def test_a_client_that_leaves_cancels_the_layout_and_its_child() -> None:
         assert box.call(pow, (2, 10), seconds=10, megabytes=64) == 1024
         first = box._idle[0].process
         with pytest.raises(RenderCancelled):
-            box.call(pdf.lay_out, ("<p>x</p>" * 20000, Path("/nonexistent"), "http://t.test", None, None),
+            box.call(layout.lay_out, ("<p>x</p>" * 20000, Path("/nonexistent"), "http://t.test", None, None),
                      seconds=30, megabytes=512, cancelled=lambda: True)
         first.join(5)
         assert not first.is_alive() and box._idle == [] and box._count == 0

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from app.channels.pdf import OwnAssetsFetcher, render_document
+from app.channels.layout import OwnAssetsFetcher, render_document
 from app.channels.print_cache import ImageCache, shared
 from app.store.artifacts import ArtifactStore
 from tests.conftest import PUBLIC_BASE_URL

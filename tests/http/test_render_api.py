@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from app.channels.pdf import FetchRefused, OwnAssetsFetcher, render_document
+from app.channels.layout import FetchRefused, OwnAssetsFetcher, render_document
 from app.store.artifacts import ArtifactStore
 from app.store.models import Artifact, Message
 from tests.conftest import PUBLIC_BASE_URL, load_fixture
@@ -408,7 +408,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.mark.parametrize("url", REFUSED)
 def test_fetcher_refuses_other_urls(fetcher: OwnAssetsFetcher, opened: list[str],
                                     caplog: pytest.LogCaptureFixture, url: str) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.channels.pdf"), pytest.raises(FetchRefused):
+    with caplog.at_level(logging.WARNING, logger="app.channels.layout"), pytest.raises(FetchRefused):
         fetcher.fetch(url)
     assert opened == []
     assert [r.getMessage() for r in caplog.records] == [f"refused to fetch {url}"]
@@ -433,13 +433,13 @@ def test_pdf_renders_without_fetching(fetcher: OwnAssetsFetcher, opened: list[st
     <img src="file:///etc/passwd" alt="a"><img src="http://127.0.0.1/x" alt="b">
     <img src="/etc/shadow" alt="c"><object data="http://169.254.169.254/"></object>
     <iframe src="file:///etc/passwd"></iframe></body></html>"""
-    with caplog.at_level(logging.WARNING, logger="app.channels.pdf"):
+    with caplog.at_level(logging.WARNING, logger="app.channels.layout"):
         pdf, pages = render_document(html, fetcher)
     assert pdf.startswith(b"%PDF-")
     assert pages == 1
     assert opened == []
     refused = {r.getMessage().removeprefix("refused to fetch ") for r in caplog.records
-               if r.name == "app.channels.pdf"}
+               if r.name == "app.channels.layout"}
     assert {"http://127.0.0.1/x.css", "file:///etc/passwd", "http://127.0.0.1/import.css",
             "http://127.0.0.1/x", f"{PUBLIC_BASE_URL}/etc/shadow"} <= refused
     assert b"root:" not in pdf

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.brands import Product
+from app.brands.products import Product
 from app.i18n import LANGUAGES
 from tests.conftest import PUBLIC_BASE_URL
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.personalise import located
-from app.personalise.catalogue import CatalogueError, display_path, load_catalogue
+from app.brands import located
+from app.brands.catalogue import CatalogueError, display_path, load_catalogue
 from tests.conftest import ROOT, _config, load_fixture, make_app
 from tests.personalise.helpers import PRODUCTS, offer
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from app.brands.catalogue import Catalogue, load_catalogue
 from app.personalise import decide
-from app.personalise.catalogue import Catalogue, load_catalogue
 from app.personalise.facts import read_facts
 from app.pipeline import commit, prepare_message, render_message
 from tests.conftest import PUBLIC_BASE_URL, load_fixture

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from app.pipeline.money import compute_totals, has_more_decimals_than, minor_unit
+from app.money import compute_totals, has_more_decimals_than, minor_unit
 
 
 def test_totals_round_once_per_vat_rate() -> None:

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from pypdf import PdfReader
 
-from app.pipeline.compose import sentences
+from app.pipeline.compose.words import sentences
 from tests.conftest import ROOT, fixture_paths
 
 BRANDS = ROOT / "templates" / "brands"

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from app.brands import DEFAULT_COLORS
+from app.visuals.contrast import AA_NORMAL, contrast_ratio
 from app.visuals.palette import dark_colors, dark_logo
-from app.workbench.contrast import AA_NORMAL, contrast_ratio
 from app.workbench.lint import CONTRAST_PAIRS
 
 

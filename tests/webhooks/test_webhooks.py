@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook
 
-from app.serve import wake
+from app import wake
 from app.webhooks.delivery import backoff
 from app.webhooks.models import WebhookDelivery
 from tests.appointments.helpers import actions, appointment, open_form, render, submit

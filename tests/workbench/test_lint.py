@@ -14,9 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
+from app import create_app
+from app.visuals.contrast import contrast_ratio
 from app.workbench import lint as lint_module
 from app.workbench import mjml_check
-from app.workbench.contrast import contrast_ratio, painted_pairs
+from app.workbench.contrast import painted_pairs
 from app.workbench.lint import Finding, Linter, is_allowed, load_allowed
 from app.workbench.params import used_paths
 from app.workbench.rendered import check_html
@@ -51,7 +53,7 @@ def _lint(root: Path) -> list[str]:
     config = {"TEMPLATES_DIR": str(root / "templates"), "COMPONENTS_DIR": str(root / "components"),
               "BRANDS_DIR": str(root / "templates" / "brands"),
               "TRANSLATIONS_DIR": str(ROOT / "translations"), "FIXTURES_DIR": str(root / "fixtures")}
-    with scratch_app(config) as app:
+    with scratch_app(config, create_app) as app:
         return [str(finding) for finding in Linter(app).run()]
 
 

@@ -21,6 +21,7 @@ from flask.testing import FlaskCliRunner
 from PIL import Image, ImageDraw
 from playwright.sync_api import Playwright
 
+from app import create_app
 from app.workbench import snapshots
 from app.workbench.snapshots import CHANGED_PIXELS, Camera, compare, open_camera, run_snapshots
 from tests.conftest import ROOT
@@ -53,8 +54,8 @@ def _quiet(line: str) -> None:
 
 def test_the_fixtures_look_as_approved(camera: Camera, tmp_path: Path) -> None:
     names = None if os.environ.get("SNAPSHOTS_ALL") else SAMPLE
-    report = run_snapshots(_config(), names=names, approved_dir=APPROVED, out_dir=tmp_path / "report",
-                           camera=camera, echo=_quiet)
+    report = run_snapshots(_config(), create_app, names=names, approved_dir=APPROVED,
+                           out_dir=tmp_path / "report", camera=camera, echo=_quiet)
     assert report.pictures >= 4 * len(SAMPLE)
     assert not report.changed, "\n".join([*(c.describe() for c in report.changed),
                                           f"report: {report.report_path}", HOW_TO_APPROVE])
@@ -68,7 +69,7 @@ def test_a_changed_brand_colour_shows_in_the_report(camera: Camera, tmp_path: Pa
     assert '"primary": "#6f3b1f"' in text, "demo-coffee's primary colour changed: adapt this test"
     brand.write_text(text.replace('"primary": "#6f3b1f"', '"primary": "#1f6f3b"'))
     out = tmp_path / "report"
-    report = run_snapshots(_config(BRANDS_DIR=str(brands)), names=["invoice/capsules-nl"],
+    report = run_snapshots(_config(BRANDS_DIR=str(brands)), create_app, names=["invoice/capsules-nl"],
                            views=["email-375"], approved_dir=APPROVED, out_dir=out, camera=camera,
                            echo=_quiet)
     assert [(c.fixture, c.view, c.status) for c in report.changed] == [
@@ -85,16 +86,16 @@ def test_a_changed_brand_colour_shows_in_the_report(camera: Camera, tmp_path: Pa
 
 def test_approve_accepts_what_is_drawn(camera: Camera, tmp_path: Path) -> None:
     approved = tmp_path / "approved"
-    first = run_snapshots(_config(), names=["bill/electricity-nl"], views=["email-600", "pdf-1"],
+    first = run_snapshots(_config(), create_app, names=["bill/electricity-nl"], views=["email-600", "pdf-1"],
                           approved_dir=approved, out_dir=tmp_path / "a", approve=True, camera=camera,
                           echo=_quiet)
     assert not first.changed and len(first.approved) == 2
     drawn = sorted(p.name for p in (approved / "bill/electricity-nl").iterdir())
     assert drawn == ["email-600.png", "pdf-1.png"]
-    again = run_snapshots(_config(), names=["bill/electricity-nl"], views=["email-600", "pdf-1"],
+    again = run_snapshots(_config(), create_app, names=["bill/electricity-nl"], views=["email-600", "pdf-1"],
                           approved_dir=approved, out_dir=tmp_path / "b", camera=camera, echo=_quiet)
     assert again.changed == []
-    new = run_snapshots(_config(), names=["invoice/capsules-nl"], views=["web-320"],
+    new = run_snapshots(_config(), create_app, names=["invoice/capsules-nl"], views=["web-320"],
                         approved_dir=approved, out_dir=tmp_path / "c", camera=camera, echo=_quiet)
     assert [(c.status, c.view) for c in new.changed] == [("new", "web-320")]
 

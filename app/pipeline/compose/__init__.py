@@ -1,8 +1,9 @@
 """Stage 5, compose: what the message says, as one view model every channel renders.
 
-Input: an Enriched bundle. Output: a Composed message: subject, preheader and the context
-the templates see. Pure: no I/O, no clock but `enriched.now`. Figures are formatted here,
-once, in the message's locale, so email, web, PDF, text and SMS say the same thing.
+Input: an Enriched bundle. Output: a Composed message (app/message/composed.py): subject,
+preheader and the context the templates see. Pure: no I/O, no clock but `enriched.now`.
+Figures are formatted here, once, in the message's locale, so email, web, PDF, text and SMS
+say the same thing.
 
 The context every template sees:
 - `type`, `lang`, `locale`, `brand` (name, colors, logo, legal, ...), `links`
@@ -21,44 +22,13 @@ The context every template sees:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
-from app.pipeline.enrich import Enriched
-
-if TYPE_CHECKING:
-    from app.visuals.drawn import Asset
-
-
-@dataclass(frozen=True)
-class Composed:
-    type: str
-    subject: str
-    preheader: str
-    context: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    # The action list of the answer document (CONTRACT.md `actions`).
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    # Pictures drawn for it and not stored yet (stage 6, draw): commit stores them, the PDF
-    # lays out with them meanwhile.
-    assets: tuple[Asset, ...] = ()
-
-
-def plain_spaces(text: str) -> str:
-    return text.replace("\u00a0", " ").replace("\u202f", " ")
-
-
-def sentences(*parts: str | None) -> str:
-    """An inbox preheader read as sentences: each part starts with a capital and ends with a
-    full stop, so "1 okt 2026 tot en met 31 okt 2026 Uiterlijk te betalen op …" reads as
-    "Uw factuur voor … staat klaar. Uiterlijk te betalen op 25 november 2026. …"."""
-    written = []
-    for part in parts:
-        text = (part or "").strip()
-        if text:
-            text = text[0].upper() + text[1:]
-            written.append(text if text[-1] in ".!?" else text + ".")
-    return " ".join(written)
+from app.message.composed import Composed
+from app.message.enriched import Enriched
+from app.pipeline.compose import appointment, bill, invoice
+from app.pipeline.compose.words import plain_spaces
 
 
 def recipient_view(enriched: Enriched) -> dict[str, Any]:
@@ -126,8 +96,6 @@ def frame(enriched: Enriched) -> dict[str, Any]:
 
 
 def compose(enriched: Enriched) -> Composed:
-    from app.pipeline.compose import appointment, bill, invoice
-
     composer = {"appointment": appointment.compose, "invoice": invoice.compose,
                 "bill": bill.compose}[enriched.request.type]
     composed = composer(enriched, frame(enriched))

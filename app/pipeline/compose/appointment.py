@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-from app.pipeline.compose import Composed, sentences
-from app.pipeline.enrich import Enriched
+from app.message.composed import Composed
+from app.message.enriched import Enriched
+from app.pipeline.compose.words import sentences
 from app.schemas import AppointmentRequest
 
 

@@ -21,7 +21,9 @@ from babel.dates import format_date
 from markupsafe import Markup
 
 from app.i18n import N_
-from app.pipeline.compose import Composed, plain_spaces, sentences
+from app.message.composed import Composed
+from app.message.enriched import Enriched
+from app.money import compute_totals
 from app.pipeline.compose.billing import (
     facts,
     parties,
@@ -30,8 +32,7 @@ from app.pipeline.compose.billing import (
     payment_view,
     totals_view,
 )
-from app.pipeline.enrich import Enriched
-from app.pipeline.money import compute_totals
+from app.pipeline.compose.words import plain_spaces, sentences
 from app.schemas import BillRequest
 from app.schemas.bill import BillData
 from app.visuals.charts import PRINT, SCREEN, Bar, ConsumptionChart, Line, chart_svg, nice_ticks

@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from app.i18n import Formatter
+from app.money import Totals
 from app.payments import epc_qr_payload, format_iban, parse_reference
-from app.pipeline.compose import plain_spaces
-from app.pipeline.money import Totals
+from app.pipeline.compose.words import plain_spaces
 from app.schemas.bill import BillData
 from app.schemas.common import Party
 from app.schemas.invoice import InvoiceData

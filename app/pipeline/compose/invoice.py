@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.pipeline.compose import Composed, sentences
+from app.message.composed import Composed
+from app.message.enriched import Enriched
+from app.money import compute_totals, quantize
 from app.pipeline.compose.billing import (
     facts,
     parties,
@@ -22,8 +24,7 @@ from app.pipeline.compose.billing import (
     payment_view,
     totals_view,
 )
-from app.pipeline.enrich import Enriched
-from app.pipeline.money import compute_totals, quantize
+from app.pipeline.compose.words import sentences
 from app.schemas import InvoiceRequest
 
 

@@ -41,23 +41,23 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from app.brands import located
+from app.brands.pictures import Pictures, fit_square
+from app.brands.products import Product
+from app.config import ROOT
 from app.i18n import LANGUAGES
-from app.personalise import located
 from app.problems import FieldError, Problem
 from app.schemas import TYPE_CHANNELS
 from app.schemas.common import Currency, HttpsUrl, Identifier, NonNegativeAmount
-
-if TYPE_CHECKING:
-    from app.brands import Product
 
 KINDS = ("promotion", "service", "content")
 # The life events a condition may name. A typo would silently match nobody, so it is refused.
@@ -251,38 +251,16 @@ class _Checker:
 
 def display_path(path: Path) -> str:
     """The file as a designer names it: relative to the project when it is inside it."""
-    from app.config import ROOT
-
     try:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
 
 
-ImageStore = Callable[[bytes], Mapping[str, Any]]
-
-
-def picture_store(assets: Any, public_base_url: str) -> ImageStore:
-    """Stores picture bytes as a square PNG asset; answers {url, width, height}."""
-
-    def store(data: bytes) -> Mapping[str, Any]:
-        with Image.open(io.BytesIO(data)) as image:
-            image = image.convert("RGBA")
-            image.thumbnail((IMAGE_SIZE * 2, IMAGE_SIZE * 2), Image.Resampling.LANCZOS)
-            canvas = Image.new("RGBA", (IMAGE_SIZE * 2, IMAGE_SIZE * 2), (0, 0, 0, 0))
-            canvas.paste(image, ((canvas.width - image.width) // 2, (canvas.height - image.height) // 2),
-                         image)
-        buffer = io.BytesIO()
-        canvas.save(buffer, format="PNG", optimize=True)
-        digest = assets.put_asset(buffer.getvalue(), "png")
-        return {"url": f"{public_base_url}/assets/{digest}.png", "width": IMAGE_SIZE, "height": IMAGE_SIZE}
-
-    return store
-
-
 def load_catalogue(path: Path, products: Mapping[str, Product],
-                   store_image: ImageStore | None = None) -> Catalogue:
-    """The catalogue in `path` (none there: an empty one), or CatalogueError naming every problem."""
+                   pictures: Pictures | None = None) -> Catalogue:
+    """The catalogue in `path` (none there: an empty one), or CatalogueError naming every problem.
+    Offer pictures join `pictures` (without it, offers show none); nothing is written."""
     if not path.exists():
         return EMPTY
     file = display_path(path)
@@ -320,7 +298,7 @@ def load_catalogue(path: Path, products: Mapping[str, Product],
     offers: list[Offer] = []
     seen: set[str] = set()
     for index, raw in enumerate(top.offers):
-        offer = _offer(check, index, raw, set(top.topics), products, path.parent, store_image)
+        offer = _offer(check, index, raw, set(top.topics), products, path.parent, pictures)
         if offer is None:
             continue
         if offer.id in seen:
@@ -334,7 +312,7 @@ def load_catalogue(path: Path, products: Mapping[str, Product],
 
 
 def _offer(check: _Checker, index: int, raw: Any, topics: set[str], products: Mapping[str, Product],
-           folder: Path, store_image: ImageStore | None) -> Offer | None:
+           folder: Path, pictures: Pictures | None) -> Offer | None:
     at: tuple[str | int, ...] = ("offers", index)
     before = len(check.problems)
     if not isinstance(raw, dict):
@@ -381,7 +359,7 @@ def _offer(check: _Checker, index: int, raw: Any, topics: set[str], products: Ma
     if not (data.complements or data.interests or data.audience or data.default):
         check.add(at, f"offer '{data.id}' can never be chosen: give it complements, interests, "
                       "an audience or \"default\": true")
-    image = _image(check, at, data, raw, products, folder, store_image)
+    image = _image(check, at, data, raw, products, folder, pictures)
     if len(check.problems) > before:
         return None
     return Offer(
@@ -422,7 +400,7 @@ def _condition(check: _Checker, at: tuple[str | int, ...], raw: dict[str, Any]) 
 
 def _image(check: _Checker, at: tuple[str | int, ...], data: _Offer, raw: dict[str, Any],
            products: Mapping[str, Product], folder: Path,
-           store_image: ImageStore | None) -> Mapping[str, Any] | None:
+           pictures: Pictures | None) -> Mapping[str, Any] | None:
     if "image" not in raw:
         # No picture named: the product's own, when it has one.
         product = products.get(data.product or "")
@@ -443,5 +421,8 @@ def _image(check: _Checker, at: tuple[str | int, ...], data: _Offer, raw: dict[s
     except (OSError, UnidentifiedImageError) as exc:
         check.add((*at, "image"), f"'{data.image}' is not a picture: {exc}")
         return None
-    return store_image(content) if store_image else None
+    if pictures is None:
+        return None
+    return {"url": pictures.add(fit_square(content, IMAGE_SIZE * 2)), "width": IMAGE_SIZE,
+            "height": IMAGE_SIZE}
 

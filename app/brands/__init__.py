@@ -4,12 +4,17 @@ A brand says its colours, logo, sender, default locale and legal footer per lang
 optionally its `booking_url`: the https page where a customer makes a new appointment, which
 appointment pages link (a link for the customer to open; the service never fetches it). A
 brand.json whose `booking_url` is not an https URL does not load (BrandDataError, naming it).
-The logo is stored once as a content-addressed asset so every email points at the same URL.
+Loading it (`load_brand`) reads and checks its files and writes nothing; the registry then
+stores its pictures once, as content-addressed assets, so every email points at the same URL.
+
+    products.py   its products (`products.json`): names and pictures
+    pictures.py   its pictures fitted and named by their content, to store once loaded
+    catalogue.py  its offer catalogue (`offers.json`), checked at load, every problem at its line
+    located.py    JSON that remembers each value's line, for the catalogue's problems
 """
 
 from __future__ import annotations
 
-import io
 import json
 import unicodedata
 from dataclasses import dataclass, field
@@ -18,30 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
-from PIL import Image
 
+from app.brands.catalogue import EMPTY, Catalogue, display_path, load_catalogue
+from app.brands.pictures import LOGO_BOX, Pictures, fit_logo
+from app.brands.products import PRODUCT_IMAGE_SIZE, Product
 from app.i18n import phone_number
-from app.personalise.catalogue import EMPTY, Catalogue, display_path, load_catalogue, picture_store
 from app.problems import FieldError, InvalidRequest, Problem
 from app.store.artifacts import ArtifactStore
 from app.visuals.palette import dark_colors, dark_logo
-
-
-@dataclass(frozen=True)
-class Product:
-    """A product of the brand's catalogue (`products.json`): its name and picture."""
-
-    sku: str
-    name: dict[str, str]
-    refill: bool
-    image: dict[str, Any] | None
-
-    def name_in(self, language: str) -> str:
-        return self.name.get(language) or self.name.get("en") or self.sku
-
-    def view(self, language: str) -> dict[str, Any]:
-        return {"sku": self.sku, "name": self.name_in(language), "refill": self.refill,
-                "image": {**self.image, "alt": self.name_in(language)} if self.image else None}
 
 
 @dataclass(frozen=True)
@@ -59,11 +48,13 @@ class Brand:
     booking_url: str | None
     logo: dict[str, Any] | None
     products: dict[str, Product] = field(default_factory=dict)
-    # The offer catalogue (`offers.json`, app/personalise/catalogue.py); refused at load if broken.
+    # The offer catalogue (`offers.json`, catalogue.py); refused at load if broken.
     offers: Catalogue = EMPTY
     raw: dict[str, Any] = field(default_factory=dict)
     # The dark scheme (app/visuals/palette.py): {colors, logo}, declared in brand.json "dark" or derived.
     dark: dict[str, Any] = field(default_factory=dict)
+    # Its pictures (pictures.py), digest -> PNG: the registry stores them when it loads the brand.
+    pictures: dict[str, bytes] = field(default_factory=dict)
 
     def legal_text(self, language: str) -> str:
         return self.legal.get(language) or self.legal.get("en") or ""
@@ -127,26 +118,6 @@ def booking_url(raw: dict[str, Any], path: Path) -> str | None:
     return value
 
 
-# Product pictures are drawn at 2x and shown at this size.
-PRODUCT_IMAGE_SIZE = 120
-
-# Every logo is fitted into one box, drawn at 2x for sharp phones and shown at 200 x 40, so
-# templates can state its size as a constant (MJML computes with it; Jinja stays out).
-LOGO_BOX = (400, 80)
-
-
-def fit_logo(path: Path) -> bytes:
-    """The logo scaled into LOGO_BOX, left-aligned on transparency, as PNG."""
-    with Image.open(path) as image:
-        image = image.convert("RGBA")
-        image.thumbnail(LOGO_BOX, Image.Resampling.LANCZOS)
-        canvas = Image.new("RGBA", LOGO_BOX, (0, 0, 0, 0))
-        canvas.paste(image, (0, (LOGO_BOX[1] - image.height) // 2), image)
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
 class BrandRegistry:
     def __init__(self, directory: Path, assets: ArtifactStore, public_base_url: str) -> None:
         self.directory = directory
@@ -172,64 +143,69 @@ class BrandRegistry:
         cached = self._cache.get(brand_id)
         if cached and cached[0] == mtime:
             return cached[1]
-        brand = self._load(brand_id, path)
+        brand = load_brand(brand_id, path, self.public_base_url)
+        # Stored once the brand has loaded, every check passed: a refused brand stores nothing.
+        for picture in brand.pictures.values():
+            self.assets.put_asset(picture, "png")
         self._cache[brand_id] = (mtime, brand)
         return brand
 
-    def _products(self, folder: Path) -> dict[str, Product]:
-        path = folder / "products.json"
-        if not path.exists():
-            return {}
-        products = {}
-        for item in json.loads(path.read_text(encoding="utf-8"))["products"]:
-            image = None
-            if item.get("image"):
-                data = (folder / item["image"]).read_bytes()
-                digest = self.assets.put_asset(data, "png")
-                image = {"url": f"{self.public_base_url}/assets/{digest}.png",
-                         "width": PRODUCT_IMAGE_SIZE, "height": PRODUCT_IMAGE_SIZE}
-            products[item["sku"]] = Product(sku=item["sku"], name=item["name"],
-                                            refill=bool(item.get("refill")), image=image)
-        return products
 
-    def _load(self, brand_id: str, path: Path) -> Brand:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        booking = booking_url(raw, path)  # checked before any of its files is stored
-        logo = None
-        if raw.get("logo"):
-            digest = self.assets.put_asset(fit_logo(path.parent / raw["logo"]), "png")
-            logo = {
-                "url": f"{self.public_base_url}/assets/{digest}.png",
-                "width": LOGO_BOX[0] // 2,
-                "height": LOGO_BOX[1] // 2,
-                "alt": raw["name"],
-            }
-        colors = {**DEFAULT_COLORS, **raw.get("colors", {})}
-        declared = raw.get("dark") or {}
-        dark: dict[str, Any] = {"colors": dark_colors(colors, declared.get("colors")), "logo": None}
-        if logo:
-            picture = (fit_logo(path.parent / declared["logo"]) if declared.get("logo")
-                       else dark_logo(fit_logo(path.parent / raw["logo"])))
-            dark["logo"] = {**logo, "url": f"{self.public_base_url}/assets/"
-                                          f"{self.assets.put_asset(picture, 'png')}.png"}
-        return Brand(
-            dark=dark,
-            products=(products := self._products(path.parent)),
-            offers=load_catalogue(path.parent / "offers.json", products,
-                                  picture_store(self.assets, self.public_base_url)),
-            id=brand_id,
-            name=raw["name"],
-            colors=colors,
-            locale=raw.get("locale", "en"),
-            email_from=raw["email_from"],
-            website=raw.get("website"),
-            address=raw.get("address"),
-            phone=raw.get("phone"),
-            legal=raw.get("legal", {}),
-            booking_url=booking,
-            logo=logo,
-            raw=raw,
-        )
+def load_brand(brand_id: str, path: Path, public_base_url: str) -> Brand:
+    """The brand of `path` (its brand.json), its products and offers checked, with the pictures
+    they name in `Brand.pictures`; writes nothing."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    booking = booking_url(raw, path)  # checked before its pictures are made
+    pictures = Pictures(public_base_url)
+    logo = None
+    if raw.get("logo"):
+        logo = {
+            "url": pictures.add(fit_logo(path.parent / raw["logo"])),
+            "width": LOGO_BOX[0] // 2,
+            "height": LOGO_BOX[1] // 2,
+            "alt": raw["name"],
+        }
+    colors = {**DEFAULT_COLORS, **raw.get("colors", {})}
+    declared = raw.get("dark") or {}
+    dark: dict[str, Any] = {"colors": dark_colors(colors, declared.get("colors")), "logo": None}
+    if logo:
+        picture = (fit_logo(path.parent / declared["logo"]) if declared.get("logo")
+                   else dark_logo(fit_logo(path.parent / raw["logo"])))
+        dark["logo"] = {**logo, "url": pictures.add(picture)}
+    products = _products(path.parent, pictures)
+    return Brand(
+        dark=dark,
+        products=products,
+        offers=load_catalogue(path.parent / "offers.json", products, pictures),
+        id=brand_id,
+        name=raw["name"],
+        colors=colors,
+        locale=raw.get("locale", "en"),
+        email_from=raw["email_from"],
+        website=raw.get("website"),
+        address=raw.get("address"),
+        phone=raw.get("phone"),
+        legal=raw.get("legal", {}),
+        booking_url=booking,
+        logo=logo,
+        raw=raw,
+        pictures=pictures.found,
+    )
+
+
+def _products(folder: Path, pictures: Pictures) -> dict[str, Product]:
+    path = folder / "products.json"
+    if not path.exists():
+        return {}
+    products = {}
+    for item in json.loads(path.read_text(encoding="utf-8"))["products"]:
+        image = None
+        if item.get("image"):
+            image = {"url": pictures.add((folder / item["image"]).read_bytes()),
+                     "width": PRODUCT_IMAGE_SIZE, "height": PRODUCT_IMAGE_SIZE}
+        products[item["sku"]] = Product(sku=item["sku"], name=item["name"],
+                                        refill=bool(item.get("refill")), image=image)
+    return products
 
 
 def init_app(app: Flask) -> None:
