@@ -17,7 +17,10 @@ What is printed: renders per second, p50 and p99 of the email renders, the CPU s
 server's processes and this load generator used (and the machine's share busy), every
 answer that was neither 201 nor, for a shared key, 409 (a key still in flight, CONTRACT.md),
 the "database is locked" lines in the server's log, messages stored per idempotency key,
-and the median and p99 milliseconds of each pipeline stage, from the server's JSON render lines.
+and the median and p99 milliseconds of each pipeline stage, from the server's JSON render lines;
+then the floor, measured in this process right after: the same email's compiled Jinja template
+rendered alone, and the server's CPU per render as a multiple of it (this machine's speed
+varies from run to run; the ratio does much less).
 Times are figures, not verdicts; the exit status is 1 only for a correctness failure
 (an error, a locked database, a key with other than one message, a server that did not stop
 cleanly). The goal, on 2 cores: at least 300 email renders per second, p99 under 100 ms.
@@ -43,7 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.pipeline import prepare_message
+from app.templating import template
 from bench.proc import cpu_seconds, free_port, machine_ticks, process_tree, wait_until_quiet
+from bench.render import bench_app
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "invoice" / "capsules-nl.json"
@@ -194,6 +200,26 @@ def run_load(port: int, key: str, calls: list[Call], concurrency: int) -> tuple[
     return results, time.perf_counter() - started
 
 
+# The floor, measured in the same run.
+
+def jinja_floor_ms(rounds: int = 500) -> float:
+    """CPU ms of the floor: the same email's compiled template rendered alone (bench/render.py's
+    `jinja email`), in this process, right after the load. Every render must at least run it,
+    and the machine's speed of the moment shows in it as much as in the server's CPU."""
+    with tempfile.TemporaryDirectory() as folder:
+        app = bench_app(Path(folder), auto_reload=False)
+        with app.app_context():
+            message, _ = prepare_message(json.loads(render_body("floor")))
+            email, context = template("email/invoice/email.mjml"), {**message.context, "channel": "email"}
+            email.render(context)
+            started = time.process_time()
+            for _ in range(rounds):
+                email.render(context)
+            spent = time.process_time() - started
+        app.extensions["touchpoint.engine"].dispose()
+    return spent / rounds * 1000
+
+
 # What the server stored and logged.
 
 def messages_per_reference(database: Path) -> Counter[str]:
@@ -232,7 +258,7 @@ def percentile(values: list[float], share: float) -> float:
 # The report.
 
 def report(args: argparse.Namespace, results: Results, seconds: float, server_cpu: float,
-           client_cpu: float, busy_share: float, locked: int, per_key: Counter[str],
+           client_cpu: float, busy_share: float, floor_ms: float, locked: int, per_key: Counter[str],
            stages: dict[str, list[float]], exit_code: int) -> list[str]:
     """Print the figures; answer the correctness failures."""
     latencies = results.latencies
@@ -244,8 +270,11 @@ def report(args: argparse.Namespace, results: Results, seconds: float, server_cp
           f"({len(latencies)} in {seconds:.2f} s; goal >= 300/s on 2 cores)")
     print(f"latency: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
           f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms (goal p99 < 100 ms)")
-    print(f"cpu: server {server_cpu:.1f} s ({server_cpu / len(latencies) * 1000:.2f} ms per render), "
+    per_render = server_cpu / len(latencies) * 1000
+    print(f"cpu: server {server_cpu:.1f} s ({per_render:.2f} ms per render), "
           f"load generator {client_cpu:.1f} s; machine {busy_share:.0%} busy over the run")
+    print(f"floor: the email's Jinja render alone {floor_ms:.3f} ms CPU in this run; a served render "
+          f"costs {per_render / floor_ms:.1f}x that (HTTP, keys, limits, all stages, the archive)")
     print("answers: " + ", ".join(f"{kind} {status}: {count}"
                                   for (kind, status), count in sorted(results.statuses.items())))
     print("server-side ms per stage, median / p99: " + ", ".join(
@@ -302,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         exit_code = stop_server(server)
     locked, stages = read_log(log_path)
     per_key = messages_per_reference(var_dir / "touchpoint.db")
-    failures = report(args, results, seconds, server_cpu, client_cpu, busy_share, locked, per_key,
-                      stages, exit_code)
+    floor_ms = jinja_floor_ms()
+    failures = report(args, results, seconds, server_cpu, client_cpu, busy_share, floor_ms, locked,
+                      per_key, stages, exit_code)
     if args.keep:
         print(f"kept: {var_dir}")
     else:
