@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -83,6 +84,7 @@ class SqliteWriters:
     def _descriptor(self) -> int:
         if self._fd is None or self._fd[0] != os.getpid():
             self._fd = (os.getpid(), os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            weakref.finalize(self, _close_in, *self._fd)  # closed with its app
         return self._fd[1]
 
     @contextmanager
@@ -94,6 +96,12 @@ class SqliteWriters:
                 yield
             finally:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+def _close_in(pid: int, descriptor: int) -> None:
+    """Close a descriptor in the process that opened it (a forked child has only a copy)."""
+    if os.getpid() == pid:
+        os.close(descriptor)
 
 
 def one_writer() -> AbstractContextManager[None]:
