@@ -73,6 +73,12 @@ class _Logger(glogging.Logger):
 logger_class = _Logger
 
 
+def post_worker_init(worker: Any) -> None:
+    """A web process has built its app and serves from now on. Each listens on a socket of its
+    own, so /readyz answering says only that one is up: this line names each."""
+    worker.log.info("web process %s ready", worker.pid)
+
+
 def child_exit(_server: Any, worker: Any) -> None:
     """A worker is gone: its live metrics leave /metrics (prometheus multiprocess mode)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

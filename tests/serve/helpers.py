@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -85,6 +86,12 @@ class Server:
                     tree[child] = (parent, command)
                     todo.append(child)
         return tree
+
+
+def web_processes_ready(log: Path) -> int:
+    """How many web processes have said they serve (gunicorn_conf.post_worker_init). Each has
+    a socket of its own, so one answering /readyz says nothing of the others."""
+    return len(re.findall(r"web process \d+ ready", log.read_text(errors="replace")))
 
 
 def ready(port: int) -> bool:

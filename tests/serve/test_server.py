@@ -22,7 +22,15 @@ import pytest
 
 from tests.conftest import FIXTURES
 from tests.jobs.helpers import wait_for
-from tests.serve.helpers import PATIENCE, START_PATIENCE, Server, free_port, ready, start
+from tests.serve.helpers import (
+    PATIENCE,
+    START_PATIENCE,
+    Server,
+    free_port,
+    ready,
+    start,
+    web_processes_ready,
+)
 
 WEB_WORKERS = 2
 JOB_WORKERS = 1
@@ -37,7 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     process = start(var_dir, port, log, LOG_FORMAT="json", WEB_CONCURRENCY=str(WEB_WORKERS),
                     WEB_THREADS="2", JOB_WORKERS=str(JOB_WORKERS))
     try:
-        wait_for(lambda: process.poll() is not None or ready(port), "the server to be ready", START_PATIENCE)
+        wait_for(lambda: process.poll() is not None
+                 or (ready(port) and web_processes_ready(log) == WEB_WORKERS),
+                 "every web process to be ready", START_PATIENCE)
         assert process.poll() is None, log.read_text()
         yield Server(process, port, var_dir, log)
     finally:
