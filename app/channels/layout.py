@@ -35,15 +35,11 @@ from weasyprint.css import ColorProfile
 from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from app import fonts
 from app.channels.print_cache import shared
 from app.einvoice import CONFORMANCE_LEVEL, FILENAME
-from app.store.artifacts import ArtifactStore
+from app.store.artifacts import OWN_PICTURE, ArtifactStore
 
 log = logging.getLogger(__name__)
-
-_ASSET = re.compile(r"^/assets/([0-9a-f]{64})\.png$")
-
 
 class FetchRefused(ValueError):
     pass
@@ -63,17 +59,16 @@ class OwnAssetsFetcher(URLFetcher):
 
     def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
         if url.startswith(self.public_base_url + "/"):
-            match = _ASSET.match(url.removeprefix(self.public_base_url))
+            path = url.removeprefix(self.public_base_url)
+            match = OWN_PICTURE.match(path)
             if match and match.group(1) in self.pending:
                 return URLFetcherResponse(url, self.pending[match.group(1)], {"Content-Type": "image/png"})
-            if match:
-                path = self.assets.asset_path(match.group(1), "png")
-                if path.is_file():
+            found = self.assets.own_file(path)
+            if found is not None:
+                content_type, file = found
+                if match:
                     self.stored.add(url)
-                    return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "image/png"})
-            face = fonts.face_at(url.removeprefix(self.public_base_url))
-            if face is not None:
-                return URLFetcherResponse(url, face.read_bytes(), {"Content-Type": fonts.CONTENT_TYPE})
+                return URLFetcherResponse(url, file.read_bytes(), {"Content-Type": content_type})
         log.warning("refused to fetch %s", url[:200])
         raise FetchRefused(f"Touchpoint fetches only its own assets, not {url[:200]}")
 

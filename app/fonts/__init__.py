@@ -3,8 +3,8 @@ this folder (SIL Open Font License 1.1, see README.md), with every glyph en, nl,
 
 - The web page and the PDF load it with @font-face (templates/base/document.css) from
   `/assets/fonts/<file>` under PUBLIC_BASE_URL: served by the service itself (app/http/assets.py),
-  never a CDN, and handed to WeasyPrint by its deny-by-default fetcher (app/channels/pdf.py),
-  which reads these files and nothing else a URL could name.
+  never a CDN, and handed to WeasyPrint by its deny-by-default fetcher (app/channels/layout.py,
+  through ArtifactStore.own_file), which reads these files and nothing else a URL could name.
 - The charts' PNGs are drawn with these files (app/visuals/charts.py).
 - The email names the family first, then fonts with its metrics (`STACK`): a mail client does
   not load web fonts, and Arial or Helvetica wrap a line where Liberation Sans does.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,8 +28,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import fonts
 from app.store.ids import chunks
 from app.store.models import Message
+
+# A stored picture's path under PUBLIC_BASE_URL: content-addressed by its sha256.
+OWN_PICTURE = re.compile(r"^/assets/([0-9a-f]{64})\.png$")
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,19 @@ class ArtifactStore:
 
     def asset_path(self, digest: str, extension: str) -> Path:
         return self.root / "assets" / digest[:2] / f"{digest}.{extension}"
+
+    def own_file(self, path: str) -> tuple[str, Path] | None:
+        """The content type and file of what the service serves from its own disk at `path`
+        (a URL's path under PUBLIC_BASE_URL): a stored picture (`/assets/<sha256>.png`) or a
+        shipped face of the type family (app/fonts); None for anything else. What a page's
+        renderer (WeasyPrint, the snapshot browser) may load, and nothing more."""
+        match = OWN_PICTURE.match(path)
+        if match:
+            picture = self.asset_path(match.group(1), "png")
+            if picture.is_file():
+                return "image/png", picture
+        face = fonts.face_at(path)
+        return (fonts.CONTENT_TYPE, face) if face is not None else None
 
     def derived(self, key: str) -> str | None:
         """The digest of an asset made from an input whose hash is `key`, if made before."""

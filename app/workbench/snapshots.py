@@ -30,7 +30,6 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,7 +41,6 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 from PIL import Image, ImageChops
 
-from app import fonts
 from app.config import ROOT, AppFactory
 from app.store.artifacts import ArtifactStore
 from app.templating import render as render_template
@@ -96,7 +94,6 @@ PIXEL_TOLERANCE = 48
 # tolerance (also on a machine with other fonts and hinting) and a PDF page with at most 5.
 # 24 is under 0.01 % of the smallest view (a PDF page, 497 x 702).
 CHANGED_PIXELS = 24
-_ASSET = re.compile(r"/assets/([0-9a-f]{64})\.png$")
 
 
 @dataclass
@@ -158,12 +155,7 @@ class Camera:
         """The content type and file of one of our assets or fonts at `url`, if it is one."""
         if self.assets is None or not url.startswith(self.public_base_url + "/"):
             return None
-        match = _ASSET.search(url)
-        path = self.assets.asset_path(match.group(1), "png") if match else None
-        if path is not None and path.is_file():
-            return "image/png", path
-        face = fonts.face_at(url.removeprefix(self.public_base_url))
-        return (fonts.CONTENT_TYPE, face) if face is not None else None
+        return self.assets.own_file(url.removeprefix(self.public_base_url))
 
     def shoot(self, html: str, width: int, scheme: str = "light") -> Image.Image:
         """The whole page, `width` CSS pixels wide (wider if the page overflows), full length,
