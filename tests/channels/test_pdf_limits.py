@@ -26,10 +26,10 @@ from app.channels.sandbox import Sandbox, run_here
 from app.jobs.embedded import drain
 from app.problems import PdfMemoryLimit, PdfTimeLimit, RenderCancelled
 from app.store import artifacts
-from bench.proc import cpu_seconds
+from bench.proc import cpu_seconds, free_port
 from tests.conftest import load_fixture
 from tests.jobs.helpers import wait_for
-from tests.serve.helpers import Server, free_port, ready, start
+from tests.serve.helpers import Server, ready, start
 
 ASYNC = {"Prefer": "respond-async"}
 

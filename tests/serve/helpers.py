@@ -1,5 +1,6 @@
 """Helpers for the tests that start the real server (`python -m app.serve`) as `make run`
-does: a free port, its environment, the process, and a client that calls it with its key."""
+does: its environment, the process, and a client that calls it with its key (a free port
+is bench.proc's)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,12 +21,6 @@ PATIENCE = 60.0
 # What the service's environment may carry that would point the server elsewhere.
 INHERITED = ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "SECRET_KEY", "TOUCHPOINT_ENV",
              "PROMETHEUS_MULTIPROC_DIR", "CELERY_BROKER_URL", "JOB_RUNNER", "WEBHOOK_RUNNER")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def server_environment(var_dir: Path, port: int, **extra: str) -> dict[str, str]:

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
+from bench.proc import free_port
 from tests.conftest import FIXTURES
 from tests.jobs.helpers import wait_for
 from tests.serve.helpers import (
     PATIENCE,
     START_PATIENCE,
     Server,
-    free_port,
     ready,
     start,
     web_processes_ready,
