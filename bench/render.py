@@ -46,12 +46,11 @@ import weasyprint
 from flask import Flask
 
 from app import create_app
-from app.channels import email, ics, pdf, sms, web
+from app.channels import channels_of, email, ics, pdf, sms, web
 from app.channels.layout import OwnAssetsFetcher
 from app.message.composed import Composed
 from app.message.enriched import Enriched
 from app.pipeline import commit, prepare_message, render_message
-from app.schemas import TYPE_CHANNELS
 from app.schemas.invoice import MAX_LINES
 from app.store import artifacts
 from app.templating import template
@@ -96,7 +95,7 @@ def pdf_floor(message: Composed, enriched: Enriched) -> Case:
 def fixture_cases(document: dict[str, Any]) -> dict[str, Case]:
     """Every case and floor of one fixture, as argument-less calls."""
     kind = document["type"]
-    document = {**document, "channels": list(TYPE_CHANNELS[kind])}
+    document = {**document, "channels": list(channels_of(kind))}
     message, enriched = prepare_message(document)
     email_template = template(f"email/{kind}/email.mjml")
     email_context = {**message.context, "channel": "email"}
@@ -116,7 +115,7 @@ def fixture_cases(document: dict[str, Any]) -> dict[str, Case]:
         "end-to-end, email only": lambda: commit(render_message(email_only)),
         "end-to-end, all channels": lambda: commit(render_message(document)),
     }
-    if "ics" in TYPE_CHANNELS[kind]:
+    if "ics" in channels_of(kind):
         cases["ics"] = lambda: ics.render(message, enriched, {})
     return cases
 

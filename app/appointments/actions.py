@@ -28,7 +28,6 @@ from app.appointments.current import Current, current_for, free_slots
 from app.appointments.problems import AppointmentChanged, AppointmentClosed, SlotTaken, SlotUnavailable
 from app.appointments.state import CustomerAction
 from app.problems import NotFound
-from app.schemas import TYPE_CHANNELS
 from app.store import archive
 
 
@@ -145,8 +144,8 @@ def _change(current: Current, action: CustomerAction, change: Any, now: datetime
         data["reschedule"]["slots"] = [s for s in free_slots(current, now) if s["start"] != keep_slot]
     if document.get("channels"):
         # The confirmation page is the new message's web page, with the new invite.
-        wanted = {*document["channels"], "web", "ics"}
-        document["channels"] = [name for name in TYPE_CHANNELS["appointment"] if name in wanted]
+        asked = document["channels"]
+        document["channels"] = [*asked, *(name for name in ("web", "ics") if name not in asked)]
     return Change(document, action, now)
 
 

@@ -56,7 +56,7 @@ from app.brands.products import Product
 from app.config import ROOT
 from app.i18n import LANGUAGES
 from app.problems import FieldError, Problem
-from app.schemas import TYPE_CHANNELS
+from app.schemas import MESSAGE_TYPES
 from app.schemas.common import Currency, HttpsUrl, Identifier, NonNegativeAmount
 
 KINDS = ("promotion", "service", "content")
@@ -291,9 +291,9 @@ def load_catalogue(path: Path, products: Mapping[str, Product],
         if missing:
             check.add(("topic_texts", topic), f"no text in {', '.join(missing)}")
     for key in top.max_blocks:
-        if key != "default" and key not in TYPE_CHANNELS:
+        if key != "default" and key not in MESSAGE_TYPES:
             check.add(("max_blocks", key),
-                      f"is not a message type (types: default, {', '.join(TYPE_CHANNELS)})")
+                      f"is not a message type (types: default, {', '.join(MESSAGE_TYPES)})")
 
     offers: list[Offer] = []
     seen: set[str] = set()

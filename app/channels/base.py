@@ -30,6 +30,10 @@ class Channel:
     """A channel, as its module declares it (`CHANNEL`)."""
 
     name: str
+    # The message types it serves (app/schemas MESSAGE_TYPES).
+    types: tuple[str, ...]
+    # Where it is listed: in a message's `channels` and `outputs`, and in the contract's table.
+    position: int
     # When it runs among the channels, lowest first: the email runs last, to attach what the
     # others made (`done`).
     order: int
@@ -37,6 +41,10 @@ class Channel:
     # Where the channel can be left to the job runner (the PDF): its `pending` output, with
     # what the runner draws it from later.
     defer: Callable[[Composed, Enriched], ChannelOutput] | None = None
+    # Channels rendered with it whenever it is (the SMS has room only for a link to the page).
+    needs: tuple[str, ...] = ()
+    # The templates it renders from, in templates/<type>/ (`flask lint` finds every one).
+    templates: tuple[str, ...] = ()
 
 
 def plain(rendered: str) -> str:

@@ -110,4 +110,5 @@ def _file_name(message: Composed) -> str:
 
 
 # Last: it attaches what the others made (the PDF, the invite).
-CHANNEL = Channel(NAME, order=90, render=render)
+CHANNEL = Channel(NAME, types=("appointment", "invoice", "bill"), position=1, order=90, render=render,
+                  templates=("email.mjml", "email.txt"))

@@ -129,4 +129,5 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     )
 
 
-CHANNEL = Channel(NAME, order=40, render=render)
+# Only an appointment has a time to put in a calendar.
+CHANNEL = Channel(NAME, types=("appointment",), position=4, order=40, render=render)

@@ -190,4 +190,5 @@ def _too_many_rows(request: RenderRequest, max_pages: int) -> list[FieldError]:
                                        f"{ROW_CHARACTERS} characters); the PDF's limit is {max_pages}")]
 
 
-CHANNEL = Channel(NAME, order=30, render=render, defer=defer)
+CHANNEL = Channel(NAME, types=("appointment", "invoice", "bill"), position=3, order=30, render=render,
+                  defer=defer, templates=("document.html",))

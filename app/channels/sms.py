@@ -58,4 +58,6 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     return ChannelOutput({"text": text, "segments": segments, "encoding": encoding})
 
 
-CHANNEL = Channel(NAME, order=10, render=render)
+# Always with the hosted page: an SMS carries a way to act, and has room only for its link.
+CHANNEL = Channel(NAME, types=("appointment", "invoice", "bill"), position=5, order=10, render=render,
+                  needs=("web",), templates=("sms.txt",))

@@ -24,4 +24,5 @@ def render(message: Composed, enriched: Enriched, done: dict[str, ChannelOutput]
     )
 
 
-CHANNEL = Channel(NAME, order=20, render=render)
+CHANNEL = Channel(NAME, types=("appointment", "invoice", "bill"), position=2, order=20, render=render,
+                  templates=("document.html",))

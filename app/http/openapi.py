@@ -10,8 +10,16 @@ from pydantic.json_schema import models_json_schema
 from werkzeug.exceptions import HTTPException
 
 from app.auth import required_scope
+from app.channels import CHANNELS, channels_of, listed
 from app.http import openapi_customers, openapi_jobs
-from app.schemas import AppointmentRequest, BillRequest, InvoiceRequest, ProfileFields, Recipient
+from app.schemas import (
+    MESSAGE_TYPES,
+    AppointmentRequest,
+    BillRequest,
+    InvoiceRequest,
+    ProfileFields,
+    Recipient,
+)
 from app.webhooks import openapi as openapi_webhooks
 
 bp = Blueprint("openapi", __name__)
@@ -141,6 +149,22 @@ def _secured(contract: dict[str, Any], app: Flask) -> dict[str, Any]:
     return contract
 
 
+def _name_channels(components: dict[str, Any]) -> None:
+    """The channel names each request and profile may give, from the channels' own registry
+    (app/channels): the models know only the shape of a name, validation checks the rest."""
+    def array(schema: dict[str, Any]) -> dict[str, Any]:
+        return next(option for option in schema["anyOf"] if option.get("type") == "array")
+
+    for kind, model in zip(MESSAGE_TYPES, ("AppointmentRequest", "InvoiceRequest", "BillRequest"),
+                           strict=True):
+        names = array(components[model]["properties"]["channels"])
+        names["items"] = {"type": "string", "enum": list(channels_of(kind))}
+        names["uniqueItems"] = True
+    every = array(components["Preferences"]["properties"]["channels"])
+    every["items"] = {"type": "string", "enum": listed(CHANNELS)}
+    every["uniqueItems"] = True
+
+
 def _contract() -> dict[str, Any]:
     _, schemas = models_json_schema(
         [(model, "validation") for model in
@@ -148,6 +172,7 @@ def _contract() -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     components = dict(schemas.get("$defs", {}))
+    _name_channels(components)
     components["RenderRequest"] = {
         "oneOf": [{"$ref": f"#/components/schemas/{name}"}
                   for name in ("AppointmentRequest", "InvoiceRequest", "BillRequest")],

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, json, request
 from pydantic import ValidationError
 
 from app.auth import requires
+from app.channels import channel_errors
 from app.http.body import json_body
 from app.problems import FieldError, InvalidRequest, NotFound, PreconditionFailed, UnsupportedMediaType
 from app.schemas import ProfileFields, field_errors
@@ -54,6 +55,8 @@ def validate_profile(document: Any, customer_id: str) -> dict[str, Any]:
     except ValidationError as exc:
         errors += field_errors(exc, skip_tag=False)
         model = None
+    if model is not None and model.preferences is not None:
+        errors += channel_errors(None, model.preferences.channels, "preferences.channels")
     if errors or model is None:
         summary = "; ".join(f"{e.path}: {e.message}" for e in errors[:5])
         raise InvalidRequest(summary, errors)

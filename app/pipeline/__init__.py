@@ -32,7 +32,7 @@ from flask import current_app
 from app import logs
 from app.appointments.state import CustomerAction, appointment_record
 from app.appointments.state import plan as plan_appointment
-from app.channels import ChannelOutput, render_channels
+from app.channels import ChannelOutput, listed, render_channels, selected
 from app.links import message_links
 from app.message.composed import Composed
 from app.message.enriched import AppointmentPlan, Enriched
@@ -45,7 +45,7 @@ from app.pipeline.enrich import enrich
 from app.pipeline.load import load
 from app.pipeline.rendered import Record, Rendered
 from app.pipeline.validate import validate
-from app.schemas import TYPE_CHANNELS, RenderRequest
+from app.schemas import RenderRequest
 from app.store import artifacts
 from app.store.ids import new_id
 
@@ -131,8 +131,7 @@ def build_answer(message: Composed, enriched: Enriched,
         "locale": enriched.locale_tag,
         "reference": enriched.request.reference,
         "created": enriched.now.isoformat(),
-        "outputs": {name: outputs[name].output for name in TYPE_CHANNELS[message.type]
-                    if name in outputs},
+        "outputs": {name: outputs[name].output for name in listed(outputs)},
         "actions": answer_actions(message, enriched, outputs),
         "personalisation": enriched.personalisation.trace(),
         "warnings": warnings,
@@ -140,11 +139,8 @@ def build_answer(message: Composed, enriched: Enriched,
 
 
 def _channels(request: RenderRequest) -> list[str]:
-    """The channels to render: those asked for (or all of the type's), and the hosted page
-    whenever there is an SMS, which always carries a way to act and has room only for a link."""
-    channels = set(request.channels or TYPE_CHANNELS[request.type])
-    if "sms" in channels:
-        channels.add("web")
-    return [name for name in TYPE_CHANNELS[request.type] if name in channels]
+    """The channels to render: those asked for (or all of the type's), with what they need
+    (the SMS the hosted page)."""
+    return selected(request.type, request.channels)
 
 

@@ -11,12 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.brands import BrandRegistry
+from app.channels import channel_errors
 from app.i18n import LANGUAGES, parse_locale
 from app.money import compute_totals, has_more_decimals_than
 from app.payments import payment_errors
 from app.problems import FieldError, InvalidRequest, collect
 from app.schemas import (
-    TYPE_CHANNELS,
     AppointmentRequest,
     BillRequest,
     InvoiceRequest,
@@ -30,11 +30,11 @@ def validate(document: Any, brands: BrandRegistry, now: datetime) -> RenderReque
     try:
         request = parse_render_request(document)
     except InvalidRequest as problem:
-        # Name a wrong brand or locale too, so the caller hears of every bad field at once.
+        # Name a wrong brand, locale or channel too, so the caller hears of every bad field at once.
         collect([*problem.errors, *_check_names(document, brands, {e.path for e in problem.errors})])
         raise
     errors = _check_brand(request.brand, brands)
-    errors += _check_channels(request)
+    errors += channel_errors(request.type, request.channels)
     errors += _check_locale("locale", request.locale)
     errors += _check_locale("recipient.locale", request.recipient.locale)
     if isinstance(request, AppointmentRequest):
@@ -54,7 +54,8 @@ def _check_brand(brand: str, brands: BrandRegistry) -> list[FieldError]:
 
 
 def _check_names(document: Any, brands: BrandRegistry, named: set[str]) -> list[FieldError]:
-    """Brand and locale errors of a document the schema refused, for fields it did not name."""
+    """Brand, locale and channel errors of a document the schema refused, for fields it did
+    not name."""
     if not isinstance(document, dict):
         return []
     recipient = document.get("recipient")
@@ -67,20 +68,9 @@ def _check_names(document: Any, brands: BrandRegistry, named: set[str]) -> list[
     for path, value in fields.items():
         if isinstance(value, str) and path not in named:
             errors += _check_brand(value, brands) if path == "brand" else _check_locale(path, value)
-    return errors
-
-
-def _check_channels(request: RenderRequest) -> list[FieldError]:
-    allowed = TYPE_CHANNELS[request.type]
-    errors = []
-    for index, channel in enumerate(request.channels or []):
-        if channel not in allowed:
-            errors.append(FieldError(
-                f"channels[{index}]",
-                f"'{channel}' is not a channel of {request.type} (channels: {', '.join(allowed)})",
-            ))
-    if request.channels and len(set(request.channels)) != len(request.channels):
-        errors.append(FieldError("channels", "names a channel twice"))
+    if not any(path.startswith("channels") for path in named):
+        kind = document.get("type")
+        errors += channel_errors(kind if isinstance(kind, str) else None, document.get("channels"))
     return errors
 
 

@@ -13,18 +13,16 @@ from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from app.problems import FieldError, InvalidRequest
 from app.schemas.appointment import AppointmentData
 from app.schemas.bill import BillData
-from app.schemas.common import Channel, Identifier, Model, ProfileFields, Recipient, Reference
+from app.schemas.common import ChannelName, Identifier, Model, ProfileFields, Recipient, Reference
 from app.schemas.invoice import InvoiceData
 
-TYPE_CHANNELS: dict[str, tuple[str, ...]] = {
-    "appointment": ("email", "web", "pdf", "ics", "sms"),
-    "invoice": ("email", "web", "pdf", "sms"),
-    "bill": ("email", "web", "pdf", "sms"),
-}
+# The message types, one request model each (below). Their channels are the channels' own
+# declarations (app/channels `channels_of`).
+MESSAGE_TYPES: tuple[str, ...] = ("appointment", "invoice", "bill")
 
 
 class _RenderRequestBase(Model):
-    channels: list[Channel] | None = Field(default=None, min_length=1, max_length=5)
+    channels: list[ChannelName] | None = Field(default=None, min_length=1, max_length=20)
     locale: Annotated[str, StringConstraints(max_length=35)] | None = None
     brand: Identifier
     recipient: Recipient = Field(default_factory=Recipient)
@@ -52,7 +50,7 @@ RenderRequest = Annotated[
 render_request_adapter: TypeAdapter[RenderRequest] = TypeAdapter(RenderRequest)
 
 __all__ = [
-    "TYPE_CHANNELS",
+    "MESSAGE_TYPES",
     "AppointmentRequest",
     "BillRequest",
     "InvoiceRequest",
@@ -80,13 +78,13 @@ def field_errors(exc: ValidationError, skip_tag: bool = True) -> list[FieldError
         loc = tuple(error["loc"])
         kind = error["type"]
         if kind in {"union_tag_not_found", "union_tag_invalid"}:
-            allowed = ", ".join(TYPE_CHANNELS)
+            allowed = ", ".join(MESSAGE_TYPES)
             errors.append(FieldError("type", f"must be one of {allowed}"))
             continue
         # Discriminated unions put the tag first (`invoice.data...`) and model unions the
         # member's name (`PlaceLocation.name`); neither is part of the request's own path.
         loc = tuple(p for p in loc if not (isinstance(p, str) and p[:1].isupper()))
-        if skip_tag and loc and loc[0] in TYPE_CHANNELS:
+        if skip_tag and loc and loc[0] in MESSAGE_TYPES:
             loc = loc[1:]
         message = error["msg"]
         if message.startswith("Value error, "):

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
@@ -26,7 +26,10 @@ from pydantic import (
     model_validator,
 )
 
-Channel = Literal["email", "web", "pdf", "ics", "sms"]
+# A channel's name. Which names exist, and which a message type has, is the channels' own
+# registry (app/channels): the render's validate stage and the profile's writer check them, and
+# the served OpenAPI lists them.
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 
 # Decimal strings: at most 10 digits before the point and 6 after. Enough for any price,
 # quantity or meter reading (ten billion), and small enough that the largest invoice (1,000
@@ -241,7 +244,7 @@ class Ticket(Model):
 
 
 class Preferences(Model):
-    channels: list[Channel] | None = None
+    channels: list[ChannelName] | None = Field(default=None, max_length=20)
     topics_off: list[Identifier] = Field(default_factory=list, max_length=100)
     # Brand id -> when the customer switched that brand's personal blocks off (one-click
     # unsubscribe or the preference centre, /u and /p); absent: not unsubscribed.

@@ -44,10 +44,11 @@ from jinja2 import TemplateSyntaxError
 from PIL import Image, UnidentifiedImageError
 
 from app.brands import DEFAULT_COLORS
+from app.channels import CHANNELS
 from app.channels.email import GMAIL_CLIP_BYTES
 from app.config import ROOT
 from app.i18n import LANGUAGES
-from app.schemas import TYPE_CHANNELS
+from app.schemas import MESSAGE_TYPES
 from app.templating import MjmlCompileError, environment
 from app.templating import render as render_template
 from app.visuals.contrast import AA_NORMAL, contrast_ratio, parse_hex
@@ -70,8 +71,6 @@ CONTRAST_PAIRS = (
 )
 TEMPLATE_SUFFIXES = (".html", ".mjml", ".txt", ".css")
 # Which template each channel renders, per type folder.
-CHANNEL_TEMPLATES = {"email": ("email.mjml", "email.txt"), "web": ("document.html",),
-                     "pdf": ("document.html",), "sms": ("sms.txt",)}
 # A size an email may reach before lint warns that it is getting close to Gmail's limit.
 EMAIL_WARN_BYTES = int(GMAIL_CLIP_BYTES * 0.75)
 _IMG = re.compile(r"<img\b(?:\{\{.*?\}\}|\{%.*?%\}|[^>])*>", re.S)
@@ -244,12 +243,12 @@ class Linter:
             for match in _HTTP_URL.finditer(source):
                 self.error(path, source.count("\n", 0, match.start()) + 1,
                            f"{match.group(1)[:80]} is plain http: link with https")
-        for kind, channels in TYPE_CHANNELS.items():
-            for channel in channels:
-                for name in CHANNEL_TEMPLATES.get(channel, ()):
+        for channel in CHANNELS.values():
+            for kind in channel.types:
+                for name in channel.templates:
                     if not (self.templates / kind / name).is_file():
                         self.error(self.templates / kind / name, None,
-                                   f"missing: every {kind} renders {channel} from it")
+                                   f"missing: every {kind} renders {channel.name} from it")
 
     # Customers in control: a message with personal blocks links the preference centre
 
@@ -271,7 +270,7 @@ class Linter:
         """A message template that renders personal blocks (components/offers) must link the
         customer's preference centre (`links.preferences`, the footer's 'Manage what you
         receive'), in the same face: the blocks' why line points there to turn them off."""
-        for kind in TYPE_CHANNELS:
+        for kind in MESSAGE_TYPES:
             for name in ("email.mjml", "document.html"):
                 sources = self._sources(self.templates / kind / name)
                 offers = [(p, text) for p, text in sources.items() if "components/offers/" in text]

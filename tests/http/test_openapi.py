@@ -90,6 +90,32 @@ def test_render_request_names_each_type(document: dict[str, Any]) -> None:
     assert {item["$ref"] for item in render["oneOf"]} == set(mapping.values())
 
 
+# The contract's table of message types and their channels.
+CONTRACT_CHANNELS = {
+    "AppointmentRequest": ["email", "web", "pdf", "ics", "sms"],
+    "InvoiceRequest": ["email", "web", "pdf", "sms"],
+    "BillRequest": ["email", "web", "pdf", "sms"],
+    "Preferences": ["email", "web", "pdf", "ics", "sms"],
+}
+
+
+@pytest.mark.parametrize("model", CONTRACT_CHANNELS)
+def test_channel_names_are_the_contracts(document: dict[str, Any], model: str) -> None:
+    channels = document["components"]["schemas"][model]["properties"]["channels"]
+    names = next(option for option in channels["anyOf"] if option.get("type") == "array")
+    assert names["items"]["enum"] == CONTRACT_CHANNELS[model]
+    assert names["uniqueItems"] is True
+
+
+def test_the_schema_refuses_a_channel_the_type_has_not(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    invoice = load_fixture("invoice/capsules-nl")
+    assert schema_errors(invoice | {"channels": ["email", "pdf"]}, {"$ref": f"{SCHEMAS}InvoiceRequest"},
+                         schemas) == []
+    assert schema_errors(invoice | {"channels": ["email", "ics"]}, {"$ref": f"{SCHEMAS}InvoiceRequest"},
+                         schemas)
+
+
 def _properties(schema: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every (name, schema) of a property in the component schemas, however nested."""
     if isinstance(schema, dict):

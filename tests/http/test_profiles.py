@@ -162,6 +162,19 @@ def test_unknown_consent_values_are_refused(client: FlaskClient, consents: Any, 
     assert path in errors or any(p.startswith(path) for p in errors), errors
 
 
+@pytest.mark.parametrize("channels, path, words", [
+    (["email", "fax"], "preferences.channels[1]", ("'fax'", "email, web, pdf, ics, sms")),
+    (["email", "email"], "preferences.channels", ("twice",)),
+    (["E-mail"], "preferences.channels[0]", ("pattern",)),
+])
+def test_preferred_channels_are_channels(client: FlaskClient, channels: list[str], path: str,
+                                         words: tuple[str, ...]) -> None:
+    errors = paths(client.put("/v1/profiles/c-1001", json={"preferences": {"channels": channels}}))
+    assert list(errors) == [path], errors
+    assert all(word in errors[path] for word in words), errors
+    assert client.get("/v1/profiles/c-1001").status_code == 404
+
+
 def test_unknown_fields_and_malformed_bodies_are_refused(client: FlaskClient) -> None:
     errors = paths(client.put("/v1/profiles/c-1001", json={"gender": "female", "age": 40}))
     assert errors == {"gender": "is not a known field", "age": "is not a known field"}

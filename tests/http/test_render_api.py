@@ -210,7 +210,10 @@ INVALID: dict[str, tuple[str, Mutation, str, tuple[str, ...]]] = {
     "recipient-locale": (INVOICE, _set("recipient.locale", "es-ES"), "recipient.locale", ("es-ES",)),
     "channel-not-of-type": (INVOICE, _set("channels", ["ics"]), "channels[0]", ("ics", "invoice")),
     "second-channel-not-of-type": (INVOICE, _set("channels", ["email", "ics"]), "channels[1]", ("ics",)),
-    "unknown-channel": (INVOICE, _set("channels", ["fax"]), "channels[0]", ()),
+    "unknown-channel": (INVOICE, _set("channels", ["fax"]), "channels[0]",
+                        ("'fax' is not a channel", "email, web, pdf, sms")),
+    "channel-twice": (INVOICE, _set("channels", ["email", "pdf", "email"]), "channels", ("twice",)),
+    "channel-not-a-name": (INVOICE, _set("channels", ["Email"]), "channels[0]", ("pattern",)),
     "unknown-field": (INVOICE, _set("data.lines.0.colour", "red"), "data.lines[0].colour", ("known",)),
     "missing-deep-field": (INVOICE, _delete("data.lines.0.vat_rate"), "data.lines[0].vat_rate",
                            ("required",)),
@@ -295,6 +298,16 @@ def test_every_bad_field_is_named_at_once(client: FlaskClient, nothing_stored: N
     problem = assert_problem(client.post("/v1/render", json=document), 422)
     paths = sorted(error["path"] for error in problem["errors"])
     assert paths == ["brand", "data.lines[0].unit_price", "data.seller.name", "locale"]
+
+
+def test_a_wrong_channel_is_named_with_the_schemas_errors(client: FlaskClient, nothing_stored: None) -> None:
+    document = load_fixture(INVOICE)
+    document["channels"] = ["email", "ics", "fax"]
+    document["data"]["lines"][0]["unit_price"] = 4.2
+    problem = assert_problem(client.post("/v1/render", json=document), 422)
+    messages = {error["path"]: error["message"] for error in problem["errors"]}
+    assert sorted(messages) == ["channels[1]", "channels[2]", "data.lines[0].unit_price"]
+    assert "not a channel of invoice" in messages["channels[1]"]
 
 
 @pytest.mark.parametrize("body", ["[]", '"invoice"', "42", "null"],
