@@ -14,7 +14,7 @@ from app.channels import eml
 from app.jobs.batch import render_batch_command
 from app.pipeline import commit, render_message
 from app.problems import Problem
-from app.store import archive, artifacts, session
+from app.store import archive, session
 from app.workbench.commands import lint_command, snapshots_command
 
 
@@ -48,7 +48,7 @@ def render_command(fixture: str, out_dir: Path) -> None:
     eml.ensure_eml(message)
     session().refresh(message)
     for artifact in message.artifacts:
-        (out_dir / artifact.name).write_bytes(artifacts().read(artifact.path))
+        (out_dir / artifact.name).write_bytes(archive.artifact_bytes(artifact))
         click.echo(f"{out_dir / artifact.name}  ({artifact.size} bytes)")
     (out_dir / "message.json").write_text(json.dumps(answer, indent=2, ensure_ascii=False))
     click.echo(f"{out_dir / 'message.json'}  ({answer['id']})")

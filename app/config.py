@@ -35,6 +35,7 @@ ENV_KEYS = (
     "JOB_LEASE_SECONDS",
     "IDEMPOTENCY_LEASE",
     "ARTIFACT_SWEEP_GRACE",
+    "ARTIFACT_INLINE_BYTES",
     "WEBHOOK_SECRET",
     "WEBHOOK_ALLOW_HTTP",
     "WEBHOOK_RUNNER",
@@ -136,6 +137,9 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         # Artifact folders no row names (a process killed mid-render) are swept once older
         # than this: younger ones may be a render in flight (app/store/artifacts.py).
         "ARTIFACT_SWEEP_GRACE": 3600.0,
+        # A message's file up to this many bytes is stored in its artifact row rather than as a
+        # file under ARTIFACT_DIR (app/store/artifacts.py); 0 stores every file as a file.
+        "ARTIFACT_INLINE_BYTES": 128 * 1024,
         # Limits on what a request may make us draw.
         "MAX_PDF_PAGES": 200,
         "MAX_IMAGE_BYTES": 5 * 1024 * 1024,
@@ -212,7 +216,7 @@ def _coerce(key: str, value: str) -> Any:
         return [part.strip() for part in value.split(",") if part.strip()]
     if key in {"MAX_CONTENT_LENGTH", "JOB_MAX_NDJSON_BYTES", "JOB_WORKERS", "JOB_CHUNK_SIZE",
                "RETENTION_DAYS", "JOB_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS",
-               "PREFERENCE_LINK_MAX_AGE"}:
+               "PREFERENCE_LINK_MAX_AGE", "ARTIFACT_INLINE_BYTES"}:
         return int(value)
     if key == "JOB_RUNNER":
         return value.strip().lower() in {"1", "true", "yes", "on"}

@@ -82,13 +82,12 @@ def ensure_eml(message: Message) -> Artifact | None:
     if stored is not None or message.envelope is None:
         return stored
     names = ["email.txt", "email.html", *(c["artifact"] for c in message.envelope["carries"])]
-    store = artifacts()
     parts = {}
     for name in names:
         artifact = archive.get_artifact(message.id, name)
         if artifact is None:
             return None
-        parts[name] = store.read(artifact.path)
+        parts[name] = archive.artifact_bytes(artifact)
     data = build_eml(message.envelope, message.id, parts)
     db = session()
     archive.add_artifact(db, message.id, EML, "message/rfc822", data)

@@ -33,15 +33,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import LargeBinary, or_, select, tuple_
 
 from app.appointments.models import Appointment, AppointmentChange, AppointmentMessage, SlotBooking
 from app.i18n import Formatter, parse_locale
 from app.jobs.models import JobItem
-from app.store import artifacts, session
-from app.store.archive import answer_of
+from app.store import session
+from app.store.archive import answer_of, artifact_source
 from app.store.customers import note_detail
 from app.store.models import Artifact, Message, Note, OfferShown, PreferenceChange, Profile
 from app.webhooks.models import WebhookDelivery
@@ -130,12 +131,12 @@ def _message(archive: zipfile.ZipFile, pipe: _Pipe, message_id: str) -> Iterator
            "artifacts": [_row(artifact) for artifact in stored]}
     archive.writestr(f"messages/{message_id}/message.json", _json(row))
     yield pipe.take()
-    store = artifacts()
     for artifact in stored:
-        path = store.absolute(artifact.path)
-        if not path.is_file():
+        where = artifact_source(artifact)
+        if isinstance(where, Path) and not where.is_file():
             continue
-        with path.open("rb") as source, archive.open(f"messages/{message_id}/{artifact.name}", "w") as target:
+        with (where.open("rb") if isinstance(where, Path) else io.BytesIO(where)) as source, \
+                archive.open(f"messages/{message_id}/{artifact.name}", "w") as target:
             while chunk := source.read(CHUNK):
                 target.write(chunk)
                 yield pipe.take()
@@ -210,8 +211,10 @@ def _appointments(customer_id: str, brands: list[str] | None) -> list[dict[str, 
 
 
 def _row(row: Any) -> dict[str, Any]:
-    """A stored row, column by column, as stored."""
-    return {column.name: _plain(getattr(row, column.key)) for column in row.__mapper__.columns}
+    """A stored row, column by column, as stored; bytes are left out (an artifact's, kept in its
+    row, are the file beside it in the ZIP)."""
+    return {column.name: _plain(getattr(row, column.key)) for column in row.__mapper__.columns
+            if not isinstance(column.type, LargeBinary)}
 
 
 def _action_row(note: Note) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, Response, current_app, json, send_file
 
 from app.auth import may_see, requires
 from app.channels import eml
 from app.jobs import deferred
 from app.problems import NotFound
-from app.store import archive, artifacts
+from app.store import archive
 from app.store.models import Message
 
 bp = Blueprint("messages", __name__)
@@ -44,8 +46,9 @@ def send_artifact(message_id: str, name: str, download_name: str | None = None) 
         artifact = eml.ensure_eml(message)
     if artifact is None:
         raise NotFound(f"Message {message_id} has no {name}.")
+    source = archive.artifact_source(artifact)
     response = send_file(
-        artifacts().absolute(artifact.path), mimetype=artifact.content_type,
+        io.BytesIO(source) if isinstance(source, bytes) else source, mimetype=artifact.content_type,
         download_name=download_name or name, as_attachment=name.endswith((".eml", ".ics")),
         etag=artifact.sha256, conditional=True, max_age=0,
     )

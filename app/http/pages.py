@@ -20,7 +20,7 @@ from app.http.problems import problem_response
 from app.i18n import Formatter, parse_locale
 from app.links import message_links, unsign_message
 from app.problems import Gone, NotFound
-from app.store import archive, artifacts
+from app.store import archive
 from app.templating import render
 
 bp = Blueprint("pages", __name__)
@@ -64,7 +64,7 @@ def web_page(token: str) -> Response:
     stored = archive.get_artifact(shown, "page.html")
     if stored is None:
         raise NotFound(f"Message {message.id} has no page.")
-    page = artifacts().read(stored.path).decode()
+    page = archive.artifact_bytes(stored).decode()
     notice = render("templates/pages/superseded.html", {
         "lang": (parse_locale(message.locale) or parse_locale("en")).language,  # type: ignore[union-attr]
         "cancelled": current.cancelled,

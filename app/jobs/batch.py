@@ -25,7 +25,7 @@ from app.jobs import ingest, state
 from app.jobs.embedded import EmbeddedRunner
 from app.jobs.models import ITEM_DONE, Job, JobItem
 from app.jobs.runners import celery_mode, runner
-from app.store import archive, artifacts, session
+from app.store import archive, session
 
 
 @click.command("render-batch")
@@ -93,7 +93,6 @@ def _reload(job_id: str) -> Job:
 def _write(job: Job, out_dir: Path, eml: bool) -> list[str]:
     failures = []
     db = session()
-    store = artifacts()
     with (out_dir / "results.ndjson").open("w", encoding="utf-8") as results:
         items = db.scalars(select(JobItem).where(JobItem.job_id == job.id).order_by(JobItem.position)
                            .execution_options(yield_per=500))
@@ -110,7 +109,7 @@ def _write(job: Job, out_dir: Path, eml: bool) -> list[str]:
                     ensure_eml(message)
                     db.refresh(message)
                 for artifact in message.artifacts:
-                    (folder / artifact.name).write_bytes(store.read(artifact.path))
+                    (folder / artifact.name).write_bytes(archive.artifact_bytes(artifact))
                 document = json.dumps(archive.answer_of(message), indent=2, ensure_ascii=False)
                 (folder / "message.json").write_text(document)
             elif item.problem:

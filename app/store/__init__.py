@@ -125,7 +125,8 @@ def init_app(app: Flask) -> None:
     app.extensions["touchpoint.engine"] = engine
     database = _sqlite_file(app.config["DATABASE_URL"])
     app.extensions["touchpoint.writers"] = SqliteWriters(database) if database is not None else None
-    app.extensions["touchpoint.artifacts"] = ArtifactStore(Path(app.config["ARTIFACT_DIR"]))
+    app.extensions["touchpoint.artifacts"] = ArtifactStore(Path(app.config["ARTIFACT_DIR"]),
+                                                         inline_bytes=app.config["ARTIFACT_INLINE_BYTES"])
     app.teardown_appcontext(_close_session)
     app.cli.add_command(db_command)
     app.cli.add_command(sweep_command)

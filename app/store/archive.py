@@ -1,15 +1,19 @@
 """The archive of messages: a rendered message's row and artifact files, and reading them back.
 
-A render stores through app/pipeline/commit.py: `write_files` writes the message's files (in
-place: no reader reaches them before the row commits), then `add_message` inserts its rows in
-the render's one transaction; the caller commits, or rolls back and removes the files again
-(`ArtifactStore.discard_message`), so a failed request leaves nothing. A file made after its
-message (a deferred PDF, the .eml on first fetch) joins it through `add_artifact`, once.
+A render stores through app/pipeline/commit.py: `write_files` writes the message's large
+files (in place: no reader reaches them before the row commits) and keeps the small ones for
+their rows, then `add_message` inserts its rows in the render's one transaction; the caller
+commits, or rolls back and removes the files again (`ArtifactStore.discard_message`), so a
+failed request leaves nothing. A file made after its message (a deferred PDF, the .eml on
+first fetch) joins it through `add_artifact`, once. `artifact_bytes` and `artifact_source` read
+an artifact wherever it is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
@@ -32,16 +36,33 @@ def load_profile(customer_id: str | None) -> dict[str, Any] | None:
 
 
 def write_files(store: ArtifactStore, message_id: str, files: Sequence[File]) -> list[dict[str, Any]]:
-    """Write a message's files; answer the rows `add_message` inserts for them. Done before
-    the transaction, so the database is held only for the inserts."""
+    """Write a message's files larger than the store keeps in rows; answer the rows
+    `add_message` inserts for all of them, the small ones with their bytes. Done before the
+    transaction, so the database is held only for the inserts."""
     rows: list[dict[str, Any]] = []
-    if files:
+    if any(len(file.data) > store.inline_bytes for file in files):
         store.make_message_folder(message_id)
     for file in files:
-        path, digest = store.write_message_file(message_id, file.name, file.data)
+        if len(file.data) > store.inline_bytes:
+            path, digest = store.write_message_file(message_id, file.name, file.data)
+            content = None
+        else:
+            path, digest, content = None, hashlib.sha256(file.data).hexdigest(), file.data
         rows.append({"message_id": message_id, "name": file.name, "content_type": file.content_type,
-                     "path": path, "size": len(file.data), "sha256": digest})
+                     "path": path, "size": len(file.data), "sha256": digest, "content": content})
     return rows
+
+
+def artifact_bytes(artifact: Artifact) -> bytes:
+    """An artifact's bytes, from its row or its file."""
+    if artifact.path is None:
+        return artifact.content or b""
+    return artifacts().read(artifact.path)
+
+
+def artifact_source(artifact: Artifact) -> Path | bytes:
+    """Where to stream an artifact from: its file, or its bytes when the row holds them."""
+    return artifacts().absolute(artifact.path) if artifact.path is not None else artifact_bytes(artifact)
 
 
 # An answer's texts that are also the message's files, as (channel, field, file): the stored
@@ -68,7 +89,7 @@ def answer_of(message: Message) -> dict[str, Any]:
         output = outputs.get(channel)
         if output is not None and field in output and output[field] is None:
             artifact = get_artifact(message.id, name)
-            text = artifacts().read(artifact.path).decode() if artifact is not None else None
+            text = artifact_bytes(artifact).decode() if artifact is not None else None
             outputs[channel] = {**output, field: text}
     return {**document, "outputs": outputs}
 

@@ -1,5 +1,12 @@
 """Artifact files under ARTIFACT_DIR: a message's outputs, and content-addressed images.
 
+A message's small files (up to ARTIFACT_INLINE_BYTES, the email's HTML and text, the page, an
+SMS-sized invite, most PDFs) are not files at all: their bytes go into the artifact's row, in
+the render's one transaction (app/store/archive.py `write_files`). Creating a file and its
+folder costs a render more CPU than writing the same bytes into SQLite's write-ahead log, and
+SQLite reads blobs of this size faster from the database than from separate files
+(https://www.sqlite.org/intern-v-extern-blob.html). Larger files are written here.
+
 A new message's files are written in place before its row is committed, so no reader can
 reach them half-written; a file added later (or a shared asset) goes to a temporary name and
 is renamed into place. `discard_message` removes what a failed render had written.
@@ -46,8 +53,10 @@ class File:
 
 
 class ArtifactStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, inline_bytes: int = 0) -> None:
         self.root = root
+        # A message's file up to this size is kept in its row, not here (0: every file here).
+        self.inline_bytes = inline_bytes
         (root / "messages").mkdir(parents=True, exist_ok=True)
         (root / "assets").mkdir(parents=True, exist_ok=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -43,7 +43,9 @@ class Message(Base):
 
 
 class Artifact(Base):
-    """One file of a message (`email.html`, `document.pdf`, ...), its bytes under ARTIFACT_DIR."""
+    """One file of a message (`email.html`, `document.pdf`, ...). Its bytes are in the row
+    (`content`) when it is small (ARTIFACT_INLINE_BYTES), else under ARTIFACT_DIR at `path`;
+    exactly one of the two is set. Read them with `archive.artifact_bytes`."""
 
     __tablename__ = "artifacts"
 
@@ -52,9 +54,11 @@ class Artifact(Base):
     )
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     content_type: Mapped[str] = mapped_column(String(128))
-    path: Mapped[str] = mapped_column(String(512))
+    path: Mapped[str | None] = mapped_column(String(512), nullable=True)
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    # Loaded only when read: listing a message's artifacts does not carry their bytes.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
 
     message: Mapped[Message] = relationship(back_populates="artifacts")
 

@@ -212,6 +212,9 @@ def _count(app: Flask, model: Any, **where: Any) -> int:
 
 
 def test_delete_erases_the_profile_the_archive_and_the_files(any_app: Flask) -> None:
+    # Every file on disk, to see it go; the bytes kept in rows go with the artifact rows,
+    # counted below (and tests/store/test_erasure.py reads every table after an erasure).
+    any_app.extensions["touchpoint.artifacts"].inline_bytes = 0
     client = any_app.test_client()
     client.put("/v1/profiles/c-1001", json=PROFILE)
     request = load_fixture("invoice/cross-sell-arpeggia-en")

@@ -64,8 +64,7 @@ def rendered(app: Flask, path: Path) -> dict[str, Any]:
         answer = commit(render_message(document, now=FIXED_NOW, message_id=MESSAGE_ID))
         message = archive.get_message(answer["id"])
         assert message is not None
-        store = app.extensions["touchpoint.artifacts"]
-        files = {artifact.name: digest(store.read(artifact.path)) for artifact in message.artifacts}
+        files = {artifact.name: digest(archive.artifact_bytes(artifact)) for artifact in message.artifacts}
         assert archive.answer_of(message) == answer  # what GET /v1/messages/{id} gives
     answer_json = json.dumps(answer, sort_keys=True, ensure_ascii=False).encode()
     return {"answer.json": digest(answer_json), **dict(sorted(files.items()))}

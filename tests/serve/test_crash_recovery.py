@@ -90,6 +90,7 @@ def _aware(value: datetime) -> datetime:
 # --- orphan files ------------------------------------------------------------------------------
 
 def test_the_sweep_removes_old_folders_without_a_row_and_keeps_the_rest(any_app: Flask) -> None:
+    any_app.extensions["touchpoint.artifacts"].inline_bytes = 0  # the kept message's files on disk
     client = any_app.test_client()
     kept = client.post("/v1/render", json=BODY).json["id"]
     store = any_app.extensions["touchpoint.artifacts"]

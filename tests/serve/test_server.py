@@ -266,20 +266,25 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def stored_artifacts(var_dir: Path) -> dict[str, set[str]]:
+def stored_artifacts(var_dir: Path, on_disk: bool | None = None) -> dict[str, set[str]]:
+    """Each message's artifact names: all (None), or those kept as files (True) or in rows (False)."""
+    where = {None: "", True: " WHERE path IS NOT NULL", False: " WHERE path IS NULL"}[on_disk]
     with sqlite3.connect(var_dir / "touchpoint.db") as db:
         messages = {row[0] for row in db.execute("SELECT id FROM messages")}
         rows: dict[str, set[str]] = {message: set() for message in messages}
-        for message, name in db.execute("SELECT message_id, name FROM artifacts"):
+        for message, name in db.execute("SELECT message_id, name FROM artifacts" + where):
             rows[message].add(name)
+        # A file kept in its row has its bytes there.
+        assert not list(db.execute("SELECT 1 FROM artifacts WHERE path IS NULL AND "
+                                   "(content IS NULL OR length(content) != size)"))
     return rows
 
 
 def assert_nothing_half_stored(var_dir: Path) -> None:
-    """Every message has each of its artifacts' files, and every file its message and row."""
-    rows = stored_artifacts(var_dir)
+    """Every message has its artifacts, each file its message and row, and every row its bytes
+    (in the row or in its file)."""
+    assert all(stored_artifacts(var_dir).values())
+    files = {message: names for message, names in stored_artifacts(var_dir, on_disk=True).items() if names}
     folder = var_dir / "artifacts" / "messages"
     on_disk = {path.name: {file.name for file in path.iterdir()} for path in folder.iterdir()}
-    assert set(on_disk) == set(rows)
-    for message, names in rows.items():
-        assert names and on_disk[message] == names, message
+    assert on_disk == files

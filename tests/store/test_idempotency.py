@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.store import idempotency
-from app.store.models import IdempotencyKey, Message
+from app.store.models import Artifact, IdempotencyKey, Message
 from tests.conftest import load_fixture
 
 PROBLEM_JSON = "application/problem+json"
@@ -38,8 +38,15 @@ def message_ids(app: Flask) -> list[str]:
 
 
 def message_files(app: Flask) -> dict[str, bytes]:
+    """Every message's files by `<message id>/<name>`: those kept in their artifact rows and
+    those under ARTIFACT_DIR, rows or not."""
     root = Path(app.config["ARTIFACT_DIR"]) / "messages"
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    with app.extensions["touchpoint.db"]() as db:
+        for message_id, name, content in db.execute(
+                select(Artifact.message_id, Artifact.name, Artifact.content).where(Artifact.path.is_(None))):
+            files[f"{message_id}/{name}"] = content
+    return files
 
 
 def key_rows(app: Flask) -> int:

@@ -38,6 +38,7 @@ def message_folder(app: Flask, message_id: str) -> Path:
 
 
 def test_purge_removes_what_is_past_its_age_and_keeps_the_rest(any_app: Flask) -> None:
+    any_app.extensions["touchpoint.artifacts"].inline_bytes = 0  # every file on disk, to see it go
     client = any_app.test_client()
     old, recent, waiting = render(client, key="k-old"), render(client), render(client)
     job = client.post("/v1/jobs", json={"items": [load_fixture("invoice/capsules-nl"), "not a request"]})
@@ -97,6 +98,7 @@ def test_past_appointments_go_with_their_history(app: Flask, client: FlaskClient
 
 
 def test_the_purge_command_says_what_it_removed(app: Flask, client: FlaskClient) -> None:
+    app.extensions["touchpoint.artifacts"].inline_bytes = 0  # every file on disk, to see it go
     message_id = render(client)
     with app.app_context():
         session().execute(update(Message).values(created_at=utcnow() - LONG_AGO))

@@ -1,4 +1,5 @@
-"""The archive, on SQLite and PostgreSQL: a message and its files, all or nothing."""
+"""The archive, on SQLite and PostgreSQL: a message and its files, all or nothing, whether a
+file is kept in its artifact row (up to ARTIFACT_INLINE_BYTES) or under ARTIFACT_DIR."""
 
 from __future__ import annotations
 
@@ -36,8 +37,28 @@ def counts(app: Flask) -> tuple[int, int]:
     return messages, artifacts
 
 
+# Where a message's files are kept, as the inline limit decides: every one in its row, or
+# every one under ARTIFACT_DIR (the default limit keeps small ones in rows, large ones as files).
+KEPT = {"rows": 10 * 1024 * 1024, "files": 0}
+
+
+@pytest.fixture(params=list(KEPT))
+def kept(request: pytest.FixtureRequest, any_client: FlaskClient) -> str:
+    any_client.application.extensions["touchpoint.artifacts"].inline_bytes = KEPT[request.param]
+    return str(request.param)
+
+
 def message_dirs(app: Flask) -> list[str]:
     return sorted(p.name for p in (Path(app.config["ARTIFACT_DIR"]) / "messages").iterdir())
+
+
+def stored_bytes(app: Flask, artifact: Artifact) -> bytes:
+    """An artifact's bytes read straight from where its row says they are."""
+    if artifact.path is None:
+        assert artifact.content is not None
+        return artifact.content
+    assert artifact.content is None
+    return (Path(app.config["ARTIFACT_DIR"]) / artifact.path).read_bytes()
 
 
 def render(client: FlaskClient, fixture: str) -> dict[str, Any]:
@@ -63,7 +84,8 @@ def assert_artifact_bytes(name: str, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("fixture", ["appointment/confirmation-nl", "invoice/capsules-nl"])
-def test_the_archive_keeps_the_message_and_its_files(any_client: FlaskClient, fixture: str) -> None:
+def test_the_archive_keeps_the_message_and_its_files(any_client: FlaskClient, kept: str,
+                                                     fixture: str) -> None:
     app = any_client.application
     answer = render(any_client, fixture)
     expected = {name for name in CONTENT_TYPES if name != "invite.ics" or fixture.startswith("appointment")}
@@ -79,22 +101,28 @@ def test_the_archive_keeps_the_message_and_its_files(any_client: FlaskClient, fi
         assert {artifact.name for artifact in message.artifacts} == expected
         root = Path(app.config["ARTIFACT_DIR"])
         for artifact in message.artifacts:
-            data = (root / artifact.path).read_bytes()
-            assert (root / artifact.path).parent == root / "messages" / answer["id"]
+            data = stored_bytes(app, artifact)
+            if kept == "files":
+                assert (root / artifact.path).parent == root / "messages" / answer["id"]
+            else:
+                assert artifact.path is None
             assert len(data) == artifact.size
             assert hashlib.sha256(data).hexdigest() == artifact.sha256
-    assert message_dirs(app) == [answer["id"]]
+            assert_artifact_bytes(artifact.name, data)
+    # A message whose files all fit in rows makes no folder.
+    assert message_dirs(app) == ([answer["id"]] if kept == "files" else [])
 
 
 @pytest.mark.parametrize("fixture", ["appointment/confirmation-nl", "invoice/capsules-nl"])
-def test_get_answers_what_post_answered_and_every_artifact(any_client: FlaskClient, fixture: str) -> None:
+def test_get_answers_what_post_answered_and_every_artifact(any_client: FlaskClient, kept: str,
+                                                          fixture: str) -> None:
     answer = render(any_client, fixture)
     again = any_client.get(f"/v1/messages/{answer['id']}")
     assert again.status_code == 200
     assert again.mimetype == "application/json"
     assert again.json == answer
     is_appointment = fixture.startswith("appointment")
-    root = Path(any_client.application.config["ARTIFACT_DIR"]) / "messages" / answer["id"]
+    app = any_client.application
     for name, mimetype in CONTENT_TYPES.items():
         response = any_client.get(f"/v1/messages/{answer['id']}/{name}", buffered=True)
         if name == "invite.ics" and not is_appointment:
@@ -107,7 +135,15 @@ def test_get_answers_what_post_answered_and_every_artifact(any_client: FlaskClie
             response.content_type
         if mimetype.startswith("text/"):
             assert response.mimetype_params["charset"] == "utf-8"
-        assert response.data == (root / name).read_bytes(), name
+        with app.extensions["touchpoint.db"]() as db:
+            stored = db.get(Artifact, (answer["id"], name))
+            assert stored is not None
+            assert response.data == stored_bytes(app, stored), name
+            # Conditional GET works wherever the bytes are kept.
+            assert response.headers["ETag"] == f'"{stored.sha256}"'
+        assert any_client.get(f"/v1/messages/{answer['id']}/{name}",
+                              headers={"If-None-Match": response.headers["ETag"]},
+                              buffered=True).status_code == 304
         assert_artifact_bytes(name, response.data)
     if is_appointment:
         invite = any_client.get(f"/v1/messages/{answer['id']}/invite.ics", buffered=True)
@@ -153,6 +189,7 @@ def _spy_writes(monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None) -> 
 def test_a_failed_commit_leaves_no_files_and_no_rows(any_client: FlaskClient,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     app = any_client.application
+    app.extensions["touchpoint.artifacts"].inline_bytes = 0  # files on disk: the case under test
     written = _spy_writes(monkeypatch)
     on_disk_at_commit: list[bool] = []
 
@@ -178,10 +215,29 @@ def test_a_failed_commit_leaves_no_files_and_no_rows(any_client: FlaskClient,
     assert message_dirs(app) == [answer["id"]]
 
 
+def test_a_failed_commit_of_files_kept_in_rows_leaves_nothing(any_client: FlaskClient,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    app = any_client.application
+    app.extensions["touchpoint.artifacts"].inline_bytes = KEPT["rows"]
+    written = _spy_writes(monkeypatch)
+
+    def commit(self: Session) -> None:
+        raise Boom("the database went away")
+
+    monkeypatch.setattr(Session, "commit", commit)
+    response = any_client.post("/v1/render", json=load_fixture("appointment/confirmation-nl"))
+    monkeypatch.undo()
+    assert response.status_code == 500
+    assert written == []  # not one file: the bytes were to go in with the rows
+    assert message_dirs(app) == []
+    assert counts(app) == (0, 0)
+
+
 @pytest.mark.parametrize("fail_at", [1, 3])
 def test_a_failed_file_write_leaves_nothing(any_client: FlaskClient, monkeypatch: pytest.MonkeyPatch,
                                            fail_at: int) -> None:
     app = any_client.application
+    app.extensions["touchpoint.artifacts"].inline_bytes = 0  # files on disk: the case under test
     written = _spy_writes(monkeypatch, fail_at=fail_at)
     body = load_fixture("invoice/capsules-nl") | {"channels": ["email", "web"]}
     response = any_client.post("/v1/render", json=body)
@@ -204,8 +260,7 @@ def test_the_eml_is_built_on_first_fetch_and_stored_once(any_client: FlaskClient
         message = db.get(Message, answer["id"])
         assert message is not None
         [eml] = [artifact for artifact in message.artifacts if artifact.name == "email.eml"]
-        root = Path(app.config["ARTIFACT_DIR"])
-        assert (root / eml.path).read_bytes() == first.data
+        assert stored_bytes(app, eml) == first.data
         assert hashlib.sha256(first.data).hexdigest() == eml.sha256
         # Fixed at render time, so a rebuild would say the same: date and Message-ID.
         assert f"Message-ID: <{answer['id']}@".encode() in first.data
