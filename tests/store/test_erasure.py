@@ -1,6 +1,6 @@
 """Erasure (DELETE /v1/profiles/{id}) leaves no copy of the customer anywhere: every row of
-every table, read back as text, and every file under ARTIFACT_DIR (PDFs as their text) are
-searched for the customer's name and email after each kind of thing that stores them."""
+every table, read back as text, and every file, kept in a row or under ARTIFACT_DIR (PDFs as
+their text), are searched for the customer's name and email after each kind of thing that stores them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.jobs.embedded import drain
 from app.jobs.models import JobItem
 from app.store import session
-from app.store.models import Base
+from app.store.models import Artifact, Base
 from tests.appointments.helpers import actions, appointment, open_form, render, share_templates, submit
 from tests.conftest import load_fixture
 from tests.personalise.helpers import click_links
@@ -52,21 +52,27 @@ def _everything_stored(client: FlaskClient, app: Flask) -> None:
         assert eml.status_code == 200
 
 
+def _as_text(data: bytes) -> str:
+    """Bytes as text; a PDF's text is compressed: read it as a reader would."""
+    if data.startswith(b"%PDF-"):
+        return subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True,
+                              check=True).stdout.decode()
+    return data.decode("utf-8", "replace")
+
+
 def _rows_as_text(app: Flask) -> str:
     with app.app_context():
         db = session()
-        return "\n".join(repr(row) for table in Base.metadata.sorted_tables
-                         for row in db.execute(select(table)))
+        return "\n".join(
+            _as_text(value) if isinstance(value, bytes) else repr(value)
+            for table in Base.metadata.sorted_tables for row in db.execute(select(table)) for value in row)
 
 
 def _files_as_text(root: Path) -> str:
     found = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         found.append(str(path.relative_to(root)))
-        found.append(path.read_bytes().decode("utf-8", "replace"))
-        if path.suffix == ".pdf":  # its text is compressed: read it as a reader would
-            found.append(subprocess.run(["pdftotext", str(path), "-"], capture_output=True,
-                                        text=True, check=True).stdout)
+        found.append(_as_text(path.read_bytes()))
     return "\n".join(found)
 
 
@@ -75,9 +81,13 @@ def test_erasure_leaves_no_copy_of_the_customer(any_app: Flask) -> None:
     client = app.test_client()
     root = Path(app.config["ARTIFACT_DIR"])
     _everything_stored(client, app)
-    # The traces are there to find: the search below can fail.
+    # The traces are there to find: the search below can fail. The invoice's PDF, kept in its
+    # row, is read as text too.
     for text in (_rows_as_text(app), _files_as_text(root)):
         assert all(trace in text for trace in TRACES)
+    with app.app_context():
+        pdf = session().scalar(select(Artifact.content).where(Artifact.name == "document.pdf"))
+        assert pdf is not None and GIVEN in _as_text(pdf)
 
     response = client.delete(f"/v1/profiles/{CUSTOMER}")
     assert response.status_code == 200, response.get_data(as_text=True)
