@@ -96,17 +96,6 @@ def _create_only() -> bool:
     return request.headers.get("If-None-Match", "").strip() == "*"
 
 
-def _check_preconditions(current: customers.StoredProfile | None) -> None:
-    """If-Match and If-None-Match (RFC 9110 13.1) for a DELETE (writes check them in the store,
-    in the statement that writes)."""
-    tags = _if_match()
-    if tags is not None and (current is None or not ("*" in tags or current.etag in tags)):
-        raise PreconditionFailed(customers.STALE if current is not None
-                                 else "There is no profile to match.")
-    if _create_only() and current is not None:
-        raise PreconditionFailed("A profile already exists for this customer.")
-
-
 @bp.get("/v1/profiles/<path:customer_id>")
 @requires("profiles:read")
 def get_profile(customer_id: str) -> Response:
@@ -158,8 +147,11 @@ def patch_profile(customer_id: str) -> Response:
 @requires("customers:erase")
 def delete_profile(customer_id: str) -> Response:
     check_customer_id(customer_id)
-    _check_preconditions(customers.get_profile(customer_id))
-    erased = customers.erase_customer(customer_id)
+    # If-None-Match: * (RFC 9110 13.1.2): only when there is no profile. If-Match, as for every
+    # write, is checked by the store in the statement that deletes the profile.
+    if _create_only() and customers.get_profile(customer_id) is not None:
+        raise PreconditionFailed("A profile already exists for this customer.")
+    erased = customers.erase_customer(customer_id, _if_match())
     if not erased.profile and not erased.messages:
         raise NotFound(f"Nothing is stored for customer '{customer_id}'.")
     return Response(json.dumps({"customer_id": customer_id, "erased": erased.as_dict()}),

@@ -195,11 +195,32 @@ def on_erase(app: Flask, eraser: Eraser) -> None:
     app.extensions.setdefault(ERASERS, []).append(eraser)
 
 
-def erase_customer(customer_id: str) -> Erased:
-    """Remove every copy of the customer's data, files included, in one transaction."""
+def erase_customer(customer_id: str, if_match: frozenset[str] | None = None) -> Erased:
+    """Remove every copy of the customer's data, files included, in one transaction.
+
+    With `if_match` (the ETags of If-Match; `*`: any profile), only if the profile is at one of
+    them: the condition is part of the statement that deletes the profile, its transaction's
+    first write, so a profile written meanwhile is never erased on the strength of an older
+    read (PreconditionFailed, and nothing is erased)."""
     db = session()
+    try:
+        return _erase(db, customer_id, if_match)
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _erase(db: Session, customer_id: str, if_match: frozenset[str] | None) -> Erased:
+    statement = delete(Profile).where(Profile.customer_id == customer_id)
+    if if_match is not None and "*" not in if_match:
+        statement = statement.where(Profile.etag.in_(sorted(if_match)))
+    had_profile = db.execute(statement).rowcount > 0
+    if if_match is not None and not had_profile:
+        exists = db.scalar(select(Profile.customer_id).where(Profile.customer_id == customer_id))
+        raise PreconditionFailed(STALE if exists is not None else "There is no profile to match.")
+    # After the profile's delete: on SQLite it holds the write lock, so no message of the
+    # customer can be committed between this read and the deletes below.
     message_ids = list(db.scalars(select(Message.id).where(Message.customer_id == customer_id)))
-    had_profile = db.execute(delete(Profile).where(Profile.customer_id == customer_id)).rowcount > 0
     for eraser in current_app.extensions.get(ERASERS, ()):
         eraser(db, customer_id, message_ids)
     db.execute(delete(OfferShown).where(OfferShown.customer_id == customer_id))

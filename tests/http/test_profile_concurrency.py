@@ -1,6 +1,7 @@
 """Conditional profile writes are atomic: 8 writers holding one ETag (or all creating with
-`If-None-Match: *`) start together, each with its own client, on SQLite and PostgreSQL;
-exactly one wins, the others get 412, and what is stored is the winner's."""
+`If-None-Match: *`; or PUTs and DELETEs mixed) start together, each with its own client, on
+SQLite and PostgreSQL; exactly one wins, the others get 412, and what is stored is the
+winner's."""
 
 from __future__ import annotations
 
@@ -78,3 +79,25 @@ def test_eight_patches_without_if_match_all_land(any_app: Flask) -> None:
     assert [answer.status_code for answer in answers] == [200] * WRITERS
     consents = client.get("/v1/profiles/c-race").json["consents"]
     assert consents == {f"topic{n}": True for n in range(WRITERS)}
+
+
+def test_of_puts_and_deletes_with_one_if_match_exactly_one_wins(any_app: Flask) -> None:
+    """A DELETE with If-Match erases only the profile it matched: never one a racing PUT wrote."""
+    client = any_app.test_client()
+    etag = client.put("/v1/profiles/c-race", json={"interests": ["start"]}).headers["ETag"]
+
+    def put_or_delete(c: FlaskClient, n: int) -> Any:
+        if n % 2:
+            return c.delete("/v1/profiles/c-race", headers={"If-Match": etag})
+        return c.put("/v1/profiles/c-race", json={"interests": [f"writer-{n}"]}, headers={"If-Match": etag})
+
+    answers = all_at_once(any_app, put_or_delete)
+    statuses = [answer.status_code for answer in answers]
+    assert sorted(statuses) == [200] + [412] * (WRITERS - 1), statuses
+    winner = statuses.index(200)
+    stored = client.get("/v1/profiles/c-race")
+    if winner % 2:  # a DELETE won: the profile is gone, and no PUT wrote after it
+        assert answers[winner].json["erased"]["profile"] is True
+        assert stored.status_code == 404
+    else:
+        assert stored.json == answers[winner].json
