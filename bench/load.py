@@ -48,6 +48,7 @@ from typing import Any
 
 from app.pipeline import prepare_message
 from app.templating import template
+from bench import proc
 from bench.proc import cpu_seconds, free_port, machine_ticks, process_tree, wait_until_quiet
 from bench.render import bench_app
 
@@ -64,15 +65,9 @@ STOP_DEADLINE = 60.0
 
 def server_environment(var_dir: Path, port: int, env: str) -> dict[str, str]:
     """The embedded defaults under var_dir, with JSON logs so they can be read back."""
-    environment = {**os.environ, "TOUCHPOINT_VAR_DIR": str(var_dir), "PORT": str(port),
-                   "LOG_FORMAT": "json", "TOUCHPOINT_ENV": env}
-    for inherited in ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "PROMETHEUS_MULTIPROC_DIR",
-                      "SECRET_KEY", "TEMPLATE_AUTO_RELOAD"):
-        environment.pop(inherited, None)
-    if env == "production":
-        environment |= {"PUBLIC_BASE_URL": "https://touchpoint.invalid",
-                        "SECRET_KEY": secrets.token_urlsafe(48)}
-    return environment
+    production = {"PUBLIC_BASE_URL": "https://touchpoint.invalid",
+                  "SECRET_KEY": secrets.token_urlsafe(48)} if env == "production" else {}
+    return proc.server_environment(var_dir, port, LOG_FORMAT="json", TOUCHPOINT_ENV=env, **production)
 
 
 def production_key(environment: dict[str, str]) -> str:

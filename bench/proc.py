@@ -8,6 +8,17 @@ import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
+# What the calling environment may carry that would point a started server elsewhere.
+INHERITED = ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "SECRET_KEY", "TOUCHPOINT_ENV",
+             "PROMETHEUS_MULTIPROC_DIR", "CELERY_BROKER_URL", "JOB_RUNNER", "WEBHOOK_RUNNER",
+             "TEMPLATE_AUTO_RELOAD")
+
+
+def server_environment(var_dir: Path, port: int, **settings: str) -> dict[str, str]:
+    """The environment of `python -m app.serve` on the embedded defaults under `var_dir`, on
+    `port`: the caller's own, less what would point it elsewhere, plus `settings`."""
+    environment = {key: value for key, value in os.environ.items() if key not in INHERITED}
+    return {**environment, "TOUCHPOINT_VAR_DIR": str(var_dir), "PORT": str(port), **settings}
 
 
 def cpu_seconds(pids: list[int]) -> float:

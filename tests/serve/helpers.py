@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,18 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.proc import server_environment
 from tests.conftest import ROOT
 
 START_PATIENCE = 120.0
 PATIENCE = 60.0
-# What the service's environment may carry that would point the server elsewhere.
-INHERITED = ("DATABASE_URL", "ARTIFACT_DIR", "PUBLIC_BASE_URL", "SECRET_KEY", "TOUCHPOINT_ENV",
-             "PROMETHEUS_MULTIPROC_DIR", "CELERY_BROKER_URL", "JOB_RUNNER", "WEBHOOK_RUNNER")
-
-
-def server_environment(var_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    environment = {key: value for key, value in os.environ.items() if key not in INHERITED}
-    return {**environment, "TOUCHPOINT_VAR_DIR": str(var_dir), "PORT": str(port), **extra}
 
 
 @dataclass

@@ -31,10 +31,10 @@ from app.problems import IdempotencyKeyInFlight
 from app.serve.background import PURGE_EVERY, sweep_times
 from app.store import idempotency, session
 from app.store.models import IdempotencyKey, Message
-from bench.proc import free_port
+from bench.proc import free_port, server_environment
 from tests.conftest import load_fixture
 from tests.jobs.helpers import PATIENCE, items, kill, process, python, wait_for
-from tests.serve.helpers import START_PATIENCE, Server, ready, server_environment
+from tests.serve.helpers import START_PATIENCE, Server, ready
 
 BODY = {**load_fixture("invoice/capsules-nl"), "channels": ["email", "sms"]}
 RAW = json.dumps(BODY).encode()
