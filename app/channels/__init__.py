@@ -4,18 +4,20 @@ A channel is a module of this package that declares `CHANNEL = Channel(...)` (ba
 name, the message types it serves, where it is listed and when it runs, its
 `render(message, enriched, done) -> ChannelOutput`, where `done` holds what channels before
 it made (the email attaches the PDF and the invite), and optionally `defer`, `needs` and the
-templates it reads. The registry below finds every such module, so a new channel is one new
-module and nothing else. A channel that cannot draw one part records a warning; the message
-still goes out. A channel named in `defer` is not drawn now but left to the job runner
-(app/jobs/deferred.py): its output says `pending`, and what it will be drawn from is kept
-with the message.
+templates it reads. The registry below finds every module with a top-level `CHANNEL =`, so a
+new channel is one new module and nothing else. A channel that cannot draw one part records a
+warning; the message still goes out. A channel named in `defer` is not drawn now but left to
+the job runner (app/jobs/deferred.py): its output says `pending`, and what it will be drawn
+from is kept with the message.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Collection, Iterable
+from pathlib import Path
 from time import perf_counter
 
 from app import metrics
@@ -29,13 +31,23 @@ __all__ = ["CHANNELS", "Channel", "ChannelOutput", "channel_errors", "channels_o
            "plain", "render_channels", "selected"]
 
 
+# A channel module assigns `CHANNEL` at its top level. Found in the source, so that only channel
+# modules are imported here: the package's others load when they are needed (layout.py brings
+# WeasyPrint, 0.6 s, with the first PDF).
+_DECLARES = re.compile(r"^CHANNEL\s*[:=]", re.M)
+
+
 def _declared() -> list[Channel]:
     """Every `CHANNEL` declared by a module of this package, each checked against the others."""
     found: list[Channel] = []
     for module in pkgutil.iter_modules(__path__):
+        source = Path(__path__[0], f"{module.name}.py")
+        if module.ispkg or not _DECLARES.search(source.read_text(encoding="utf-8")):
+            continue
         spec = getattr(importlib.import_module(f"{__name__}.{module.name}"), "CHANNEL", None)
-        if isinstance(spec, Channel):
-            found.append(spec)
+        if not isinstance(spec, Channel):
+            raise TypeError(f"{source.name}: CHANNEL is not a Channel")
+        found.append(spec)
     names = {spec.name for spec in found}
     for spec in found:
         if unknown := set(spec.types) - set(MESSAGE_TYPES):

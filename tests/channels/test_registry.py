@@ -117,3 +117,12 @@ def test_a_declaration_with_an_unknown_type_stops_the_import(tmp_path: Path) -> 
     run = _probe(root)
     assert run.returncode != 0
     assert "channel fax serves unknown message types ['quote']" in run.stderr
+
+
+def test_finding_the_channels_loads_no_weasyprint() -> None:
+    """Only modules that declare a channel are imported: WeasyPrint (layout.py) comes with the
+    first PDF, not with every process that loads the channels."""
+    probe = "import sys, app.channels; print('weasyprint' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert run.stdout.strip() == "False"
