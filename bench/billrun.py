@@ -120,8 +120,9 @@ def wait_for_pool(root: int) -> list[int]:
     return pids
 
 
-def archived(database: Path) -> tuple[int, int, int, int]:
-    """(messages, messages with a PDF, PDF pages, bytes of artifacts) of the run's bills."""
+def archived(database: Path) -> tuple[int, int, int, int, int]:
+    """(messages, messages with a PDF, PDF pages, bytes of artifacts, of which kept as files)
+    of the run's bills."""
     run = "reference LIKE 'billrun-%'"
     with sqlite3.connect(database) as db:
         messages = db.execute(f"SELECT count(*) FROM messages WHERE {run}").fetchone()[0]
@@ -129,9 +130,10 @@ def archived(database: Path) -> tuple[int, int, int, int]:
             "SELECT count(*), coalesce(sum(json_extract(document, '$.outputs.pdf.pages')), 0) "
             f"FROM messages WHERE {run} AND json_extract(document, '$.outputs.pdf.status') = 'ready'"
         ).fetchone()
-        size = db.execute("SELECT coalesce(sum(size), 0) FROM artifacts JOIN messages ON "
-                          f"messages.id = artifacts.message_id WHERE {run}").fetchone()[0]
-    return messages, with_pdf, pages, size
+        size, on_disk = db.execute(
+            "SELECT coalesce(sum(size), 0), coalesce(sum(CASE WHEN path IS NULL THEN 0 ELSE size END), 0) "
+            f"FROM artifacts JOIN messages ON messages.id = artifacts.message_id WHERE {run}").fetchone()
+    return messages, with_pdf, pages, size, on_disk
 
 
 def database_bytes(database: Path) -> int:
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu = cpu_seconds(process_tree(server.pid)) - cpu_before
         machine_after = machine_ticks()
         rss_end = [rss_bytes(pid) / 2**20 for pid in pool_pids(server.pid)]
-        messages, with_pdf, pages, size = archived(database)
+        messages, with_pdf, pages, size, on_disk = archived(database)
         db_growth = database_bytes(database) - db_bytes_before
     finally:
         exit_code = stop_server(server)
@@ -220,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     print("pool RSS MB at start: " + ", ".join(f"{value:.0f}" for value in rss_start)
           + "; at the end: " + ", ".join(f"{value:.0f}" for value in rss_end))
     print(f"per item: {queries:.1f} database queries (counted in-process over {QUERY_SAMPLE} bills), "
-          f"{size / max(messages, 1) / 1024:.0f} KB of files, {db_growth / max(messages, 1) / 1024:.1f} KB "
-          "of database")
+          f"{size / max(messages, 1) / 1024:.0f} KB of artifacts ({on_disk / max(messages, 1) / 1024:.0f} KB "
+          f"of them as files), {db_growth / max(messages, 1) / 1024:.1f} KB of database (the rest of the "
+          "artifacts included)")
     if state["status"] != "done" or state["failed"]:
         failures.append(f"job {state['status']} with {state['failed']} failed items")
     if (messages, with_pdf) != (args.bills, args.bills):
