@@ -1,7 +1,7 @@
 """The one type family of every message: Liberation Sans 2.1.5, regular and bold, shipped in
 this folder (SIL Open Font License 1.1, see README.md), with every glyph en, nl, fr and de use.
 
-- The web page and the PDF load it with @font-face (templates/base/document.css) from
+- The web page and the PDF load it with @font-face (templates/base/document.css, print.css) from
   `/assets/fonts/<file>` under PUBLIC_BASE_URL: served by the service itself (app/http/assets.py),
   never a CDN, and handed to WeasyPrint by its deny-by-default fetcher (app/channels/layout.py,
   through ArtifactStore.own_file), which reads these files and nothing else a URL could name.
