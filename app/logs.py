@@ -38,14 +38,16 @@ QUIET = {"weasyprint.progress": "WARNING", "alembic": "WARNING"}
 # Formats.
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: ts, level, logger, msg (`request`, `render`, or the text of any
-    other line), and the record's `fields`."""
+    """One JSON object a line: ts, level, logger, pid (which process: each web process, the
+    background process), msg (`request`, `render`, or the text of any other line), and the
+    record's `fields`."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,
             "msg": record.getMessage(),
             **getattr(record, "fields", {}),
         }

@@ -223,10 +223,12 @@ def messages_per_reference(database: Path) -> Counter[str]:
             "SELECT reference, count(*) FROM messages WHERE reference LIKE 'idem-%' GROUP BY reference")))
 
 
-def read_log(log_path: Path) -> tuple[int, dict[str, list[float]]]:
-    """'database is locked' lines, and milliseconds per stage (and per request) from JSON lines."""
+def read_log(log_path: Path) -> tuple[int, dict[str, list[float]], Counter[int]]:
+    """'database is locked' lines, milliseconds per stage (and per request), and renders served
+    per web process, from JSON lines."""
     locked = 0
     stages: dict[str, list[float]] = {}
+    served: Counter[int] = Counter()
     for line in log_path.read_text(errors="replace").splitlines():
         if "database is locked" in line:
             locked += 1
@@ -242,7 +244,8 @@ def read_log(log_path: Path) -> tuple[int, dict[str, list[float]]]:
             stages.setdefault("render total", []).append(record["ms"])
         elif record.get("msg") == "request" and record.get("path") == "/v1/render":
             stages.setdefault("request (server side)", []).append(record["ms"])
-    return locked, stages
+            served[record.get("pid", 0)] += 1
+    return locked, stages, served
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -252,11 +255,12 @@ def percentile(values: list[float], share: float) -> float:
 
 # The report.
 
-def report(args: argparse.Namespace, results: Results, seconds: float, server_cpu: float,
+def report(args: argparse.Namespace, results: Results, seconds: float, cpu_by_pid: dict[int, float],
            client_cpu: float, busy_share: float, floor_ms: float, locked: int, per_key: Counter[str],
-           stages: dict[str, list[float]], exit_code: int) -> list[str]:
+           stages: dict[str, list[float]], served: Counter[int], exit_code: int) -> list[str]:
     """Print the figures; answer the correctness failures."""
     latencies = results.latencies
+    server_cpu = sum(cpu_by_pid.values())
     print(f"server: gunicorn via `python -m app.serve` on 127.0.0.1, {CORES} cores, SQLite (default), "
           f"TOUCHPOINT_ENV={args.env}")
     print(f"load: {args.renders} email renders + {IDEMPOTENT_KEYS * PER_KEY} requests sharing "
@@ -268,6 +272,13 @@ def report(args: argparse.Namespace, results: Results, seconds: float, server_cp
     per_render = server_cpu / len(latencies) * 1000
     print(f"cpu: server {server_cpu:.1f} s ({per_render:.2f} ms per render), "
           f"load generator {client_cpu:.1f} s; machine {busy_share:.0%} busy over the run")
+    # How the renders and the CPU fell on the web processes (a socket each: the kernel spreads
+    # the connections), and what the other processes (launcher, background, its pool) used.
+    web = [pid for pid in sorted(served) if pid in cpu_by_pid]
+    others = server_cpu - sum(cpu_by_pid[pid] for pid in web)
+    print("by process (requests with the warm-up): " + ", ".join(
+        f"web {pid} {served[pid]} requests, {cpu_by_pid[pid]:.1f} s" for pid in web)
+        + f"; the others {others:.1f} s")
     print(f"floor: the email's Jinja render alone {floor_ms:.3f} ms CPU in this run; a served render "
           f"costs {per_render / floor_ms:.1f}x that (HTTP, keys, limits, all stages, the archive)")
     print("answers: " + ", ".join(f"{kind} {status}: {count}"
@@ -316,19 +327,20 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_quiet(server.pid)
         calls = workload(args.renders)
         pids = process_tree(server.pid)
-        cpu_before, busy_before, client_before = cpu_seconds(pids), machine_ticks(), time.process_time()
+        cpu_before = {pid: cpu_seconds([pid]) for pid in pids}
+        busy_before, client_before = machine_ticks(), time.process_time()
         results, seconds = run_load(port, key, calls, args.concurrency)
-        server_cpu = cpu_seconds(pids) - cpu_before
+        cpu_by_pid = {pid: cpu_seconds([pid]) - before for pid, before in cpu_before.items()}
         client_cpu = time.process_time() - client_before
         busy_after = machine_ticks()
         busy_share = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
     finally:
         exit_code = stop_server(server)
-    locked, stages = read_log(log_path)
+    locked, stages, served = read_log(log_path)
     per_key = messages_per_reference(var_dir / "touchpoint.db")
     floor_ms = jinja_floor_ms()
-    failures = report(args, results, seconds, server_cpu, client_cpu, busy_share, floor_ms, locked,
-                      per_key, stages, exit_code)
+    failures = report(args, results, seconds, cpu_by_pid, client_cpu, busy_share, floor_ms, locked,
+                      per_key, stages, served, exit_code)
     if args.keep:
         print(f"kept: {var_dir}")
     else:
