@@ -9,8 +9,6 @@
     retention -> the purge of what is past its age (app/retention.py), at start and daily
     sweep     -> artifact folders no row names, left by a killed process (app/store/artifacts.py),
                  at start, once ARTIFACT_SWEEP_GRACE later, and daily
-    checkpoint-> on SQLite, the write-ahead log copied into the database every second, so no
-                 render's commit does it while every other writer waits (app/store `checkpoint`)
 
 SIGTERM or SIGINT: the job runner stops claiming, lets what its pool is rendering finish and
 gives back what had not started; then the process exits 0. It exits 1 if a runner dies, so
@@ -30,7 +28,7 @@ from typing import Any
 from flask import Flask
 
 from app import create_app, jobs, logs, retention, wake
-from app.store import artifacts, checkpoint, session
+from app.store import artifacts, session
 from app.store.artifacts import sweep
 
 log = logging.getLogger(__name__)
@@ -78,7 +76,6 @@ def serve(app: Flask, stopped: threading.Event) -> int:
         if now >= next_purge:
             _purge(app)
             next_purge = now + PURGE_EVERY
-        _checkpoint(app)
     listener.stop()
     for name, runner in running.items():
         log.info("background: stopping %s (what is in flight finishes)", name)
@@ -105,15 +102,6 @@ def _purge(app: Flask) -> None:
         log.info("retention: purged %s", purged.summary() or "nothing")
     except Exception:
         log.exception("retention: the purge failed; it runs again in a day")
-
-
-def _checkpoint(app: Flask) -> None:
-    """One passive checkpoint of a SQLite database; a failure is logged, and the next second's
-    tries again (the writers' own checkpoint is the safety net meanwhile)."""
-    try:
-        checkpoint(app.extensions["touchpoint.engine"])
-    except Exception:
-        log.exception("checkpoint: the SQLite checkpoint failed; it runs again in a second")
 
 
 def _sweep(app: Flask) -> None:

@@ -25,12 +25,8 @@ from app.store import schema
 from app.store.artifacts import ArtifactStore, sweep_command
 from app.store.commands import db_command
 
-__all__ = ["AUTOCHECKPOINT_PAGES", "ArtifactStore", "artifacts", "checkpoint", "engine_for", "init_app",
-           "one_writer", "session"]
+__all__ = ["ArtifactStore", "artifacts", "engine_for", "init_app", "one_writer", "session"]
 
-
-# The write-ahead log's size, in 4 KB pages, past which a commit checkpoints it itself.
-AUTOCHECKPOINT_PAGES = 4000
 
 def _sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL; None for any other database (or one in memory)."""
@@ -59,27 +55,10 @@ def engine_for(url: str) -> Engine:
             # With WAL, NORMAL syncs at checkpoints instead of at every commit: a power cut may
             # lose the last commits but never corrupts; a crash of the process loses nothing.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # A commit that finds the log past this many pages copies it into the database (a
-            # checkpoint, with its fsync) while it holds the write turn, and every writer waits.
-            # The background process checkpoints every second instead (`checkpoint`), off the
-            # renders' path; this bound (16 MB, SQLite's default is 4 MB) is the safety net for
-            # a process without it (a command, tests).
-            cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
-
-
-def checkpoint(engine: Engine) -> tuple[int, int] | None:
-    """Copy what the write-ahead log holds into a SQLite file, as far as readers allow, without
-    waiting for any writer (PASSIVE): (frames in the log, frames copied). None for other
-    databases. A writer starts the log again from its beginning once all of it was copied."""
-    if engine.dialect.name != "sqlite":
-        return None
-    with engine.connect() as connection:
-        _busy, frames, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
-    return frames, copied
 
 
 def _json_text(value: object) -> str:
