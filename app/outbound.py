@@ -3,7 +3,7 @@
 Callers name the URLs our webhooks go to, so without a check they could make the service
 knock on its own loopback, the private network or a cloud metadata address, and read the
 answer off `/activity`. Every callback URL is checked twice: when a request names it
-(`check_url`, a 422) and again when a delivery connects (`connect`), which resolves the host
+(`check_url`, a 422; each host's verdict kept a minute) and again when a delivery connects (`connect`), which resolves the host
 once, checks every address and connects to the checked one, so a DNS answer that changes in
 between (rebinding) cannot swap it. TLS is still verified against the URL's host name.
 
@@ -17,9 +17,11 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from cachetools import TTLCache
 from flask import current_app, has_app_context
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -85,15 +87,49 @@ def checked_addresses(host: str, port: int, allowed: frozenset[str] | None = Non
 def check_url(url: str) -> None:
     """At request time: ValueError (its reason for the caller) when the URL's host is or
     resolves to a refused address. A name that does not resolve now is let through: it reaches
-    nothing, and `connect` checks it again."""
+    nothing, and `connect` checks it again.
+
+    Each host's verdict is kept CHECK_SECONDS per app: upstream's callbacks name a few hosts
+    again and again, and a render should not wait on the resolver each time (a slow or absent
+    one made every appointment's validation wait 100 ms here). `connect` resolves afresh, so
+    a kept verdict never decides what a delivery reaches."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host, port = parts.hostname or "", parts.port or _default_port(parts.scheme)
+    allowed = allow_list()
+    verdicts = _verdicts()
+    key = (host, port, allowed)
+    with _VERDICTS_LOCK:
+        refused = verdicts.get(key)
+    if refused is None:
+        refused = _refused(host, port, allowed)
+        with _VERDICTS_LOCK:
+            verdicts[key] = refused
+    if refused:
+        raise ValueError(REFUSED_REASON)
+
+
+# How long a request-time verdict on a callback host is kept.
+CHECK_SECONDS = 60.0
+_VERDICTS_LOCK = threading.Lock()
+_VERDICTS = "touchpoint.outbound_verdicts"
+
+
+def _verdicts() -> TTLCache[tuple[str, int, frozenset[str]], bool]:
+    """This app's kept verdicts (a throwaway cache outside an app context)."""
+    if not has_app_context():
+        return TTLCache(maxsize=1, ttl=CHECK_SECONDS)
+    with _VERDICTS_LOCK:
+        return current_app.extensions.setdefault(_VERDICTS, TTLCache(maxsize=1024, ttl=CHECK_SECONDS))
+
+
+def _refused(host: str, port: int, allowed: frozenset[str]) -> bool:
     try:
-        checked_addresses(host, parts.port or _default_port(parts.scheme))
+        checked_addresses(host, port, allowed)
     except AddressRefused:
-        raise ValueError(REFUSED_REASON) from None
+        return True
     except (OSError, UnicodeError):
-        return
+        return False
+    return False
 
 
 def _default_port(scheme: str) -> int:

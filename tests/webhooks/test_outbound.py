@@ -295,3 +295,15 @@ def test_tls_is_verified_against_the_host_name_of_the_url(
     deliver(hooks_app)
     assert len(receiver.hits) == 1  # the certificate is not other.test's: nothing sent
     assert _activity_errors(client, wrong["id"]) == ["TLS failed"]
+
+
+def test_a_callback_host_is_resolved_once_a_minute_at_request_time(client: FlaskClient,
+                                                                  dns: list[str]) -> None:
+    """A render does not wait on the resolver for a host checked a moment ago; a refused host
+    stays refused; the check when a delivery connects resolves afresh (the rebinding test)."""
+    for _ in range(3):
+        response = client.post("/v1/jobs", json={"items": items(1), "callback_url": "https://public.test/h"})
+        assert response.status_code == 202, response.get_data(as_text=True)
+        assert _errors(client.post("/v1/jobs", json={"items": items(1),
+                                                     "callback_url": "https://intranet.test/h"}))
+    assert dns.count("public.test") == 1 and dns.count("intranet.test") == 1
