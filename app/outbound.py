@@ -3,9 +3,10 @@
 Callers name the URLs our webhooks go to, so without a check they could make the service
 knock on its own loopback, the private network or a cloud metadata address, and read the
 answer off `/activity`. Every callback URL is checked twice: when a request names it
-(`check_url`, a 422; each host's verdict kept a minute) and again when a delivery connects (`connect`), which resolves the host
-once, checks every address and connects to the checked one, so a DNS answer that changes in
-between (rebinding) cannot swap it. TLS is still verified against the URL's host name.
+(`check_url`, a 422; each host's verdict kept a minute) and again when a delivery connects
+(`connect`), which resolves the host once, checks every address and connects to the checked
+one, so a DNS answer that changes in between (rebinding) cannot swap it. TLS is still
+verified against the URL's host name.
 
 `OUTBOUND_ALLOW_HOSTS` (host names or addresses) lets named hosts through, for development
 and tests whose receiver listens on 127.0.0.1.
