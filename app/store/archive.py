@@ -55,9 +55,11 @@ def write_files(store: ArtifactStore, message_id: str, files: Sequence[File]) ->
 
 def artifact_bytes(artifact: Artifact) -> bytes:
     """An artifact's bytes, from its row or its file."""
-    if artifact.path is None:
-        return artifact.content or b""
-    return artifacts().read(artifact.path)
+    if artifact.path is not None:
+        return artifacts().read(artifact.path)
+    if artifact.content is None:  # the migration and write_files set exactly one of the two
+        raise LookupError(f"artifact {artifact.name} of {artifact.message_id} has neither bytes nor a file")
+    return artifact.content
 
 
 def artifact_source(artifact: Artifact) -> Path | bytes:
