@@ -120,7 +120,10 @@ def _verdicts() -> TTLCache[tuple[str, int, frozenset[str]], bool]:
     if not has_app_context():
         return TTLCache(maxsize=1, ttl=CHECK_SECONDS)
     with _VERDICTS_LOCK:
-        return current_app.extensions.setdefault(_VERDICTS, TTLCache(maxsize=1024, ttl=CHECK_SECONDS))
+        verdicts = current_app.extensions.get(_VERDICTS)
+        if verdicts is None:  # made once per app, not at every check
+            verdicts = current_app.extensions[_VERDICTS] = TTLCache(maxsize=1024, ttl=CHECK_SECONDS)
+        return verdicts
 
 
 def _refused(host: str, port: int, allowed: frozenset[str]) -> bool:
