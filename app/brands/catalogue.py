@@ -152,8 +152,9 @@ class Catalogue:
         # Per sku, its offers with the reason they are candidates, ready to merge in one step.
         self.complement_reasons = {sku: dict.fromkeys(positions, f"complements:{sku}")
                                    for sku, positions in self.by_complement.items()}
-        # How far back the frequency caps look into the customer's archived messages.
-        self.cap_days = max((offer.cap.days for offer in offers if offer.cap), default=0)
+        # Each capped offer's window in days: what the load stage reads of the customer's
+        # archived messages. An offer without a cap needs no history, however often shown.
+        self.cap_windows = {offer.id: offer.cap.days for offer in offers if offer.cap}
 
     def blocks_for(self, message_type: str) -> int:
         return self.max_blocks.get(message_type, self.max_blocks.get("default", DEFAULT_MAX_BLOCKS))

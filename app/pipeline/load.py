@@ -37,5 +37,5 @@ def load(request: RenderRequest, brands: BrandRegistry, now: datetime) -> Loaded
         brand=brand,
         profile=archive.load_profile(customer_id),
         appointment=stored_appointment(request, brand.id),
-        shown=customers.offers_shown(customer_id, brand.id, brand.offers.cap_days, now),
+        shown=customers.offers_shown(customer_id, brand.id, brand.offers.cap_windows, now),
     )

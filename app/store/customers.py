@@ -18,7 +18,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -348,23 +348,29 @@ def record_event(message_id: str, kind: str, detail: dict[str, Any] | None = Non
 # Built once: this runs in every render of a known customer, so it skips rebuilding the query.
 _OFFERS_SHOWN = select(OfferShown.offer_id, OfferShown.shown_at).where(
     OfferShown.customer_id == bindparam("customer_id"), OfferShown.brand == bindparam("brand"),
+    OfferShown.offer_id.in_(bindparam("offers", expanding=True)),
     OfferShown.shown_at >= bindparam("since"),
 )
 
 
-def offers_shown(customer_id: str | None, brand: str, days: int,
+def offers_shown(customer_id: str | None, brand: str, windows: Mapping[str, int],
                  now: datetime) -> dict[str, list[datetime]]:
-    """When each offer was shown to the customer by the brand's messages in the last `days`."""
-    if not customer_id or days <= 0:
+    """When each capped offer was shown to the customer by the brand's messages, within its cap.
+
+    `windows` maps each capped offer to its cap's days. Only those offers are read: an offer
+    without a cap may be shown in every message, and a customer's history of it would make
+    every render slower than the last; a capped one has at most its cap's count in its window.
+    """
+    if not customer_id or not windows:
         return {}
     db = session()
-    since = now - timedelta(days=days)
+    since = now - timedelta(days=max(windows.values()))
     naive = db.get_bind().dialect.name == "sqlite"  # SQLite keeps UTC without an offset
     if naive:
         since = since.astimezone(UTC).replace(tzinfo=None)
     # Core, on the session's connection: plain rows, none of the ORM's bookkeeping.
     rows = db.connection().execute(_OFFERS_SHOWN, {"customer_id": customer_id, "brand": brand,
-                                                   "since": since})
+                                                   "offers": list(windows), "since": since})
     shown: dict[str, list[datetime]] = {}
     for offer_id, shown_at in rows:
         shown.setdefault(offer_id, []).append(shown_at.replace(tzinfo=UTC) if naive else shown_at)

@@ -22,6 +22,7 @@ from app.brands.catalogue import Catalogue, load_catalogue
 from app.personalise import decide
 from app.personalise.facts import read_facts
 from app.pipeline import commit, prepare_message, render_message
+from app.store import customers
 from tests.conftest import PUBLIC_BASE_URL, load_fixture
 from tests.personalise.helpers import PRODUCTS, offer
 
@@ -207,6 +208,22 @@ def test_the_frequency_cap_is_counted_from_the_customers_archived_messages(app: 
     other = copy.deepcopy(request)
     other["recipient"]["customer_id"] = "c-someone-else"
     assert _shown(_render(app, other)) == ["lavanti", "restritto"]
+
+
+def test_a_render_reads_the_history_of_capped_offers_only(app: Flask) -> None:
+    request = {**load_fixture("invoice/cross-sell-arpeggia-en"), "channels": ["sms"]}
+    for _ in range(2):
+        assert _shown(_render(app, request)) == ["lavanti", "restritto"]
+    customer = request["recipient"]["customer_id"]
+    with app.app_context():
+        # Only the offers named are read, each time it was shown within the longest window.
+        shown = customers.offers_shown(customer, "demo-coffee", {"lavanti": 30}, NOW)
+        assert list(shown) == ["lavanti"] and len(shown["lavanti"]) == 2
+        assert all(when.tzinfo is not None for when in shown["lavanti"])
+        assert customers.offers_shown(customer, "demo-coffee", {}, NOW) == {}
+        # The brand's catalogue names its capped offers and nothing else.
+        windows = app.extensions["touchpoint.brands"].get("demo-coffee").offers.cap_windows
+        assert windows["lavanti"] == 30 and "barista-workshop" not in windows
 
 
 def test_at_most_n_blocks_per_message_type_then_limit(tmp_path: Path) -> None:
