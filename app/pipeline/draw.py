@@ -4,7 +4,8 @@ Input: the Composed message (its context says what to draw) and the channels ask
 Output: a new Composed message whose context has `{url, width, height, alt}` where a picture
 goes (the message it was given is not changed):
 - `payment.qr`: the EPC069-12 SEPA QR code (email, web page, PDF payment slip);
-- `bill.chart.png`: the consumption chart at 2x, for email only (web and PDF draw SVG);
+- `bill.chart.png`: the consumption chart at 2x, for email; `bill.chart.svg` and
+  `bill.chart.svg_print`: the same chart as inline SVG markup, for the web page and the PDF;
 - `bill.tips_qr`: a QR code of the tips link, for the PDF and the web page;
 - `appointment.change.reschedule_qr`: a QR code of the reschedule link, for the PDF (a printed
   letter cannot be clicked).
@@ -22,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from markupsafe import Markup
 from qrcode.exceptions import DataOverflowError
 
 from app.message.composed import Composed
 from app.message.enriched import Enriched
 from app.store.artifacts import ArtifactStore
-from app.visuals.charts import HEIGHT, WIDTH, chart_drawing
+from app.visuals.charts import HEIGHT, PRINT, SCREEN, WIDTH, chart_drawing, chart_svg
 from app.visuals.drawn import Asset, Drawn
 from app.visuals.qr import QR_SHOWN, qr_drawing
 
@@ -76,10 +78,17 @@ def _bill_pictures(bill: dict[str, Any], channels: set[str], picture: Callable[.
                    enriched: Enriched, store: ArtifactStore) -> dict[str, Any]:
     bill = dict(bill)
     chart = bill["chart"]
-    if chart and "email" in channels:
-        png = picture("consumption chart", lambda: chart_drawing(chart["spec"], store), chart["alt"],
-                      WIDTH, HEIGHT)
-        bill["chart"] = {**chart, "png": png}
+    if chart:
+        # Each drawing only for a channel that shows it: an email-only bill draws no SVG.
+        chart = {**chart}
+        if "email" in channels:
+            chart["png"] = picture("consumption chart", lambda: chart_drawing(chart["spec"], store),
+                                   chart["alt"], WIDTH, HEIGHT)
+        if "web" in channels:
+            chart["svg"] = Markup(chart_svg(chart["spec"], SCREEN))
+        if "pdf" in channels:
+            chart["svg_print"] = Markup(chart_svg(chart["spec"], PRINT))
+        bill["chart"] = chart
     if bill["tips_url"] and channels & {"web", "pdf"}:
         url = bill["tips_url"]
         bill["tips_qr"] = picture("tips QR code", lambda: qr_drawing(url, store),

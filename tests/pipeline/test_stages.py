@@ -130,6 +130,21 @@ def test_draw_returns_a_new_message_with_its_pictures_and_stores_none(context: F
     assert not any(artifacts().asset_path(asset.drawn.digest, "png").exists() for asset in drawn.assets)
 
 
+@pytest.mark.parametrize("channels", [["email"], ["web"], ["pdf"], ["email", "web", "pdf"]])
+def test_draw_makes_each_drawing_of_the_chart_for_the_channels_that_show_it(
+        context: Flask, channels: list[str]) -> None:
+    enriched = enriched_for(context, load_fixture("bill/electricity-nl"), channels)
+    composed = compose(enriched)
+    assert {composed.context["bill"]["chart"][k] for k in ("png", "svg", "svg_print")} == {None}
+    chart = draw(composed, enriched, artifacts()).context["bill"]["chart"]
+    assert (chart["png"] is not None) == ("email" in channels)
+    for key, channel in (("svg", "web"), ("svg_print", "pdf")):
+        if channel in channels:
+            assert chart[key].startswith("<svg") and chart["spec"].title in chart[key]
+        else:
+            assert chart[key] is None
+
+
 def test_draw_turns_a_picture_it_cannot_draw_into_a_warning(context: Flask,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(text: str, store: Any) -> Any:

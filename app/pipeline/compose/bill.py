@@ -4,7 +4,8 @@ The `bill` part of the context: `number`, `account`, `issue_date`, `due_date`, `
 `commodity`, `unit`, `seller`, `buyer`, `charges` (description, amount, vat_rate),
 `totals`, `payment`, `usage` (month, label, value, amount, current, last_year: up to 24
 months, a month without a reading says so), `usage_summary`, `chart` ({spec, svg (web),
-svg_print (PDF), alt, title, png (email)}) or None, `comparison` (similar_homes,
+svg_print (PDF), alt, title, png (email)}; the draw stage fills svg, svg_print and png for
+the channels that show them) or None, `comparison` (similar_homes,
 efficient_homes) or None, `tips_url`,
 `tips_qr` ({url, width, height, alt}, drawn for web and PDF by the draw stage) or None.
 """
@@ -18,7 +19,6 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date
-from markupsafe import Markup
 
 from app.i18n import N_
 from app.message.composed import Composed
@@ -35,7 +35,7 @@ from app.pipeline.compose.billing import (
 from app.pipeline.compose.words import plain_spaces, sentences
 from app.schemas import BillRequest
 from app.schemas.bill import BillData
-from app.visuals.charts import PRINT, SCREEN, Bar, ConsumptionChart, Line, chart_svg, nice_ticks
+from app.visuals.charts import Bar, ConsumptionChart, Line, nice_ticks
 
 # Commodities the templates name in words; any other is shown as the request spells it.
 COMMODITIES = {
@@ -221,9 +221,9 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
             for slot in window
         ],
         "usage_summary": usage_summary(data.usage, fmt),
-        # The chart: `svg` inline for the web page and the PDF, `png` (the draw stage) for email.
-        "chart": {"spec": chart, "svg": Markup(chart_svg(chart, SCREEN)),
-                  "svg_print": Markup(chart_svg(chart, PRINT)), "alt": chart.description,
+        # The chart: the draw stage adds what the channels show of it (`svg` inline for the
+        # web page, `svg_print` for the PDF, `png` for email).
+        "chart": {"spec": chart, "svg": None, "svg_print": None, "alt": chart.description,
                   "title": chart.title, "png": None} if chart else None,
         "tips_qr": None,
         "comparison": {
