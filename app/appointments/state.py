@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, update
+from sqlalchemy import Connection, Row, Update, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from app.appointments.models import Appointment, AppointmentChange, AppointmentMessage, SlotBooking
 from app.appointments.problems import AppointmentChanged, SlotTaken
@@ -46,10 +48,6 @@ class CustomerAction:
     slot: dict[str, str] | None = None
 
 
-def key(brand: str, appointment_id: str) -> tuple[str, str]:
-    return (brand, appointment_id)
-
-
 def utc_key(local_iso: str, zone: str) -> str:
     """A local time as the UTC instant it names, written one way (`20301204T080000Z`)."""
     moment = datetime.fromisoformat(local_iso).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
@@ -69,14 +67,36 @@ def _significant(start: str, end: str, zone: str, status: str, location: dict[st
     return (start, end, zone, status, json.dumps(location, sort_keys=True))
 
 
-def stored_appointment(request: Any, brand: str) -> Appointment | None:
-    """The appointment as stored, read fresh (the load step); None for other requests."""
+# The statements every appointment's render runs, built once (Core, on the session's
+# connection: the ORM's identity map and unit of work would cost more than the rows).
+_APPOINTMENTS = Appointment.__table__
+_READ = select(_APPOINTMENTS).where(_APPOINTMENTS.c.brand == bindparam("brand"),
+                                    _APPOINTMENTS.c.appointment_id == bindparam("appointment_id"))
+_INSERT = insert(_APPOINTMENTS)
+_INSERT_CHANGE = insert(AppointmentChange.__table__)
+_INSERT_MESSAGE = insert(AppointmentMessage.__table__)
+
+
+@lru_cache(maxsize=8)
+def _update(columns: tuple[str, ...]) -> Update:
+    """The conditional UPDATE of an appointment's state, from the SEQUENCE it was read at."""
+    return (update(_APPOINTMENTS)
+            .where(_APPOINTMENTS.c.brand == bindparam("key_brand"),
+                   _APPOINTMENTS.c.appointment_id == bindparam("key_appointment_id"),
+                   _APPOINTMENTS.c.sequence == bindparam("key_sequence"))
+            .values({name: bindparam(name) for name in columns}))
+
+
+def stored_appointment(request: Any, brand: str) -> Row[Any] | None:
+    """The appointment as stored (its columns by name), read fresh by the load step; None for
+    other requests and for an appointment seen the first time."""
     if not isinstance(request, AppointmentRequest):
         return None
-    return session().get(Appointment, key(brand, request.data.appointment_id), populate_existing=True)
+    return session().connection().execute(
+        _READ, {"brand": brand, "appointment_id": request.data.appointment_id}).first()
 
 
-def plan(enriched: Enriched, stored: Appointment | None,
+def plan(enriched: Enriched, stored: Row[Any] | None,
          action: CustomerAction | None = None) -> AppointmentPlan | None:
     """The plan for an appointment's render (None for other types), from the appointment as
     stored and the customer's `action` that asks for it, if any; its warnings join the
@@ -162,18 +182,17 @@ def record(db: Session, change: AppointmentRecord) -> None:
     plan_, request, action = change.plan, change.request, change.action
     data = request.data
     brand, now = change.brand, change.now
-    db.flush()  # the message row first: the rows below refer to it
+    db.flush()  # anything the caller added first: the rows below follow the message's
+    connection = db.connection()
     by = "customer" if action else "upstream"
     start, end = data.start.isoformat(), data.end.isoformat()
     if plan_.changed:
-        db.add(AppointmentChange(
-            brand=brand, appointment_id=data.appointment_id, sequence=plan_.sequence,
-            kind=plan_.kind, by=by, status=plan_.status, start=start, end=end,
-            message_id=change.message_id, created_at=now,
-        ))
-        _flush_or(db, AppointmentChanged(
-            f"Appointment '{data.appointment_id}' changed while this request was served; "
-            "send it again."))
+        _execute_or(connection, _INSERT_CHANGE, {
+            "brand": brand, "appointment_id": data.appointment_id, "sequence": plan_.sequence,
+            "kind": plan_.kind, "by": by, "status": plan_.status, "start": start, "end": end,
+            "message_id": change.message_id, "created_at": now,
+        }, AppointmentChanged(f"Appointment '{data.appointment_id}' changed while this request was "
+                              "served; send it again."))
     state: dict[str, Any] = {
         "status": plan_.status, "start": start, "end": end, "timezone": data.timezone,
         "starts_at": data.start.replace(tzinfo=ZoneInfo(data.timezone)).astimezone(UTC),
@@ -189,11 +208,10 @@ def record(db: Session, change: AppointmentRecord) -> None:
         state["changed_by"] = by
         state["taken_slot"] = action.slot if action and action.slot else None
     if plan_.previous is None:
-        db.add(Appointment(brand=brand, appointment_id=data.appointment_id, created_at=now,
-                           **state))
-        _flush_or(db, AppointmentChanged(
-            f"Appointment '{data.appointment_id}' was created by another request meanwhile; "
-            "send this one again."))
+        _execute_or(connection, _INSERT, {
+            "brand": brand, "appointment_id": data.appointment_id, "created_at": now, **state,
+        }, AppointmentChanged(f"Appointment '{data.appointment_id}' was created by another request "
+                              "meanwhile; send this one again."))
     else:
         # Only from the state this change was made on: the one read before rendering, which
         # for a customer's change must be the one their page showed. The conditional UPDATE
@@ -202,21 +220,18 @@ def record(db: Session, change: AppointmentRecord) -> None:
             f"Appointment '{data.appointment_id}' changed while this request was served; send it again.")
         if action is not None and action.expected_sequence != plan_.previous:
             raise changed_meanwhile
-        updated = db.execute(
-            update(Appointment)
-            .where(Appointment.brand == brand, Appointment.appointment_id == data.appointment_id,
-                   Appointment.sequence == plan_.previous)
-            .values(**state)
-            .execution_options(synchronize_session=False)
-        )
-        if updated.rowcount != 1:  # type: ignore[attr-defined]
+        updated = connection.execute(_update(tuple(state)), {
+            **state, "key_brand": brand, "key_appointment_id": data.appointment_id,
+            "key_sequence": plan_.previous,
+        })
+        if updated.rowcount != 1:
             raise changed_meanwhile
     if plan_.changed:
         _book(db, brand, request, action)
-    db.add(AppointmentMessage(
-        message_id=change.message_id, brand=brand, appointment_id=data.appointment_id,
-        sequence=plan_.sequence, stage=data.stage, view=change.view, created_at=now,
-    ))
+    connection.execute(_INSERT_MESSAGE, {
+        "message_id": change.message_id, "brand": brand, "appointment_id": data.appointment_id,
+        "sequence": plan_.sequence, "stage": data.stage, "view": change.view, "created_at": now,
+    })
 
 
 def _book(db: Session, brand: str, request: AppointmentRequest, action: CustomerAction | None) -> None:
@@ -295,5 +310,14 @@ class WebhookQueued:
 def _flush_or(db: Session, problem: Exception) -> None:
     try:
         db.flush()
+    except IntegrityError as exc:
+        raise problem from exc
+
+
+def _execute_or(connection: Connection, statement: Executable, row: dict[str, Any],
+                problem: Exception) -> None:
+    """Insert `row`; a unique key taken meanwhile is `problem`."""
+    try:
+        connection.execute(statement, row)
     except IntegrityError as exc:
         raise problem from exc

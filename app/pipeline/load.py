@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.appointments.models import Appointment
+from sqlalchemy import Row
+
 from app.appointments.state import stored_appointment
 from app.brands import Brand, BrandRegistry
 from app.schemas import RenderRequest
@@ -24,8 +25,9 @@ class Loaded:
     brand: Brand
     # The customer's stored profile; None when the request names no customer, or an unknown one.
     profile: dict[str, Any] | None
-    # The appointment as stored; None for other types and for an appointment seen the first time.
-    appointment: Appointment | None
+    # The appointment as stored (its columns by name); None for other types and for an
+    # appointment seen the first time.
+    appointment: Row[Any] | None
     # Offer id -> when the customer's archived messages of this brand showed it, within its cap.
     shown: dict[str, list[datetime]]
 
