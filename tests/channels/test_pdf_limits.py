@@ -96,8 +96,10 @@ def test_a_pdf_over_its_time_limit_is_a_422_and_the_next_one_renders(app: Flask,
 def test_a_pdf_over_its_memory_limit_is_a_422_and_the_next_one_renders(app: Flask,
                                                                        client: FlaskClient) -> None:
     app.config["PDF_MEMORY_LIMIT"] = 1
-    # 1,000 lines take some 100 MB to lay out: far over 1 MB, whatever the child had spare.
-    document = {**invoice(1000, "Arpeggia capsules, sleeve of 10"), "channels": ["pdf"]}
+    # 1,000 lines of some 30 words each take far over 1 MB to lay out, whatever the child had
+    # spare from the documents before.
+    document = {**invoice(1000, "Arpeggia capsules, sleeve of 10, ristretto roast. " * 5),
+                "channels": ["pdf"]}
     response = client.post("/v1/render", json=document)
     assert response.status_code == 422, response.json
     assert response.json["type"] == "/problems/pdf-memory-limit"
