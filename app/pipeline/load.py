@@ -28,7 +28,8 @@ class Loaded:
     # The appointment as stored (its columns by name); None for other types and for an
     # appointment seen the first time.
     appointment: Row[Any] | None
-    # Offer id -> when the customer's archived messages of this brand showed it, within its cap.
+    # Capped offer id -> when the customer's archived messages of this brand showed it, within
+    # the longest cap's window (an offer without a cap has no history to count).
     shown: dict[str, list[datetime]]
 
 

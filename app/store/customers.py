@@ -355,11 +355,13 @@ _OFFERS_SHOWN = select(OfferShown.offer_id, OfferShown.shown_at).where(
 
 def offers_shown(customer_id: str | None, brand: str, windows: Mapping[str, int],
                  now: datetime) -> dict[str, list[datetime]]:
-    """When each capped offer was shown to the customer by the brand's messages, within its cap.
+    """When each capped offer was shown to the customer by the brand's messages, within the
+    longest of their caps' windows (the engine counts each offer within its own).
 
     `windows` maps each capped offer to its cap's days. Only those offers are read: an offer
     without a cap may be shown in every message, and a customer's history of it would make
-    every render slower than the last; a capped one has at most its cap's count in its window.
+    every render slower than the last; a capped one is shown at most its cap's count in each
+    window, so its rows stay few.
     """
     if not customer_id or not windows:
         return {}
