@@ -75,6 +75,10 @@ _READ = select(_APPOINTMENTS).where(_APPOINTMENTS.c.brand == bindparam("brand"),
 _INSERT = insert(_APPOINTMENTS)
 _INSERT_CHANGE = insert(AppointmentChange.__table__)
 _INSERT_MESSAGE = insert(AppointmentMessage.__table__)
+_SLOTS = SlotBooking.__table__
+_FREE_SLOTS = delete(_SLOTS).where(_SLOTS.c.brand == bindparam("brand"),
+                                   _SLOTS.c.appointment_id == bindparam("appointment_id"))
+_BOOK_SLOT = insert(_SLOTS)
 
 
 @lru_cache(maxsize=8)
@@ -227,24 +231,24 @@ def record(db: Session, change: AppointmentRecord) -> None:
         if updated.rowcount != 1:
             raise changed_meanwhile
     if plan_.changed:
-        _book(db, brand, request, action)
+        _book(connection, brand, request, action)
     connection.execute(_INSERT_MESSAGE, {
         "message_id": change.message_id, "brand": brand, "appointment_id": data.appointment_id,
         "sequence": plan_.sequence, "stage": data.stage, "view": change.view, "created_at": now,
     })
 
 
-def _book(db: Session, brand: str, request: AppointmentRequest, action: CustomerAction | None) -> None:
+def _book(connection: Connection, brand: str, request: AppointmentRequest,
+          action: CustomerAction | None) -> None:
     """Free the slot the appointment held through us; hold the one the customer took."""
     data = request.data
-    db.execute(delete(SlotBooking).where(SlotBooking.brand == brand,
-                                         SlotBooking.appointment_id == data.appointment_id))
+    connection.execute(_FREE_SLOTS, {"brand": brand, "appointment_id": data.appointment_id})
     if action is None or action.slot is None:
         return
-    db.add(SlotBooking(brand=brand, resource=resource_of(request),
-                       starts_at=utc_key(action.slot["start"], data.timezone),
-                       appointment_id=data.appointment_id))
-    _flush_or(db, SlotTaken("Someone else took this time a moment ago."))
+    _execute_or(connection, _BOOK_SLOT, {
+        "brand": brand, "resource": resource_of(request), "appointment_id": data.appointment_id,
+        "starts_at": utc_key(action.slot["start"], data.timezone),
+    }, SlotTaken("Someone else took this time a moment ago."))
 
 
 def customer_records(change: AppointmentRecord) -> tuple[ActionNoted, WebhookQueued | None]:
@@ -305,13 +309,6 @@ class WebhookQueued:
     def write(self, db: Session) -> None:
         enqueue(db, message_id=self.message_id, result_message_id=self.result_message_id,
                 url=self.url, event_type=self.event_type, data=self.data, now=self.at)
-
-
-def _flush_or(db: Session, problem: Exception) -> None:
-    try:
-        db.flush()
-    except IntegrityError as exc:
-        raise problem from exc
 
 
 def _execute_or(connection: Connection, statement: Executable, row: dict[str, Any],
