@@ -12,6 +12,7 @@ Pictures: WeasyPrint's image cache maps a URL to its decoded image and `<md5(url
 to its bytes. Only what the fetcher read from disk (the brand's logo, offer and product
 pictures) stays after a render, at most IMAGES of them, least recently used first out; a QR
 code or chart drawn for one message, and anything refused, is dropped when its render ends.
+A picture that stays is a `KeptPicture`: its PDF image stream is encoded once, not once per PDF.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import pydyf
 from weasyprint import CSS
+from weasyprint.images import RasterImage
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
@@ -66,11 +69,41 @@ class ImageCache(dict[str, Any]):
         for url in stored:
             self._kept[url] = _prefix(url)
             self._kept.move_to_end(url)
+            if type(self.get(url)) is RasterImage:
+                self[url].__class__ = KeptPicture
         while len(self._kept) > self.limit:
             self._kept.popitem(last=False)
         prefixes = set(self._kept.values())
         for key in [key for key in self if key not in self._kept and key[:32] not in prefixes]:
             del self[key]
+
+
+class KeptPicture(RasterImage):
+    """A brand picture kept between renders, its PDF image stream encoded once.
+
+    For every PDF it writes, WeasyPrint decodes a raster picture and encodes its pixels again,
+    and its alpha channel as a mask: 3 to 5 ms a picture, a tenth of a 1-page PDF. A kept
+    picture makes that stream once and hands each PDF a copy of it: writing a PDF numbers the
+    stream and replaces its mask by a reference, so the same object cannot go in two PDFs. The
+    bytes are the same either way (tests/channels/test_print_cache.py).
+    """
+
+    def get_x_object(self, interpolate: bool, dpi_ratio: float) -> pydyf.Stream:
+        if dpi_ratio != 1:  # a thumbnail (only with WeasyPrint's `dpi` option, which we don't set)
+            return super().get_x_object(interpolate, dpi_ratio)
+        made: dict[bool, pydyf.Stream] = self.__dict__.setdefault("_made", {})
+        if interpolate not in made:
+            made[interpolate] = _copy(super().get_x_object(interpolate, dpi_ratio))
+        return _copy(made[interpolate])
+
+
+def _copy(stream: pydyf.Stream) -> pydyf.Stream:
+    """A new stream with the same data (its encoded bytes are not copied) and new dictionaries."""
+    extra = pydyf.Dictionary({
+        name: _copy(value) if isinstance(value, pydyf.Stream)
+        else pydyf.Dictionary(value) if isinstance(value, dict) else value
+        for name, value in stream.extra.items()})
+    return pydyf.Stream(list(stream.stream), extra, stream.compress)
 
 
 def _prefix(url: str) -> str:

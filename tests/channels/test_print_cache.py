@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from pypdf import PdfReader
+from weasyprint.images import RasterImage
 
 from app.channels.layout import OwnAssetsFetcher, render_document
-from app.channels.print_cache import ImageCache, shared
+from app.channels.print_cache import ImageCache, KeptPicture, shared
 from app.store.artifacts import ArtifactStore
 from tests.conftest import PUBLIC_BASE_URL
 
@@ -81,3 +82,37 @@ def test_one_font_configuration_and_one_parse_per_stylesheet(store: ArtifactStor
     render_document(document(), OwnAssetsFetcher(store, PUBLIC_BASE_URL))
     assert shared().fonts is fonts
     assert shared().stylesheets[(STYLE[7:-8], PUBLIC_BASE_URL + "/")] is parsed
+
+
+def test_a_kept_picture_is_encoded_once_and_its_pdf_stays_the_same(
+        store: ArtifactStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (40, 20), (200, 30, 40, 128)).save(out, "PNG")  # with a mask
+    logo = url(store.put_asset(out.getvalue(), "png"))
+    encoded: list[str] = []
+    encode = RasterImage._get_png_data
+
+    def spy(image: Image.Image) -> bytes:
+        encoded.append(image.mode)
+        return encode(image)
+
+    monkeypatch.setattr(RasterImage, "_get_png_data", staticmethod(spy))
+    monkeypatch.setattr(shared(), "images", ImageCache())
+
+    def render() -> bytes:
+        return render_document(document(logo, logo), OwnAssetsFetcher(store, PUBLIC_BASE_URL))[0]
+
+    first = render()
+    assert encoded == ["RGB", "L"]  # its colours and its mask
+    assert type(shared().images[logo]) is KeptPicture
+    render()  # the first PDF of the kept picture makes its stream, the last it encodes
+    encoded.clear()
+    kept = [render() for _ in range(2)]
+    assert encoded == []
+    assert kept == [first, first]
+
+    monkeypatch.setattr(shared(), "images", ImageCache())
+    assert render() == first
+    reader = PdfReader(io.BytesIO(first))
+    [picture] = reader.pages[0].images  # one image object, drawn twice
+    assert picture.image.convert("RGBA").getpixel((5, 5)) == (200, 30, 40, 128)
