@@ -28,8 +28,13 @@ LANGUAGES = ("en", "nl", "fr", "de")
 TRANSLATIONS_DIR = ROOT / "translations"
 
 
+@lru_cache(maxsize=256)
 def parse_locale(tag: str) -> Locale | None:
-    """A supported Babel locale for a BCP 47 tag (`nl-BE`), or None."""
+    """A supported Babel locale for a BCP 47 tag (`nl-BE`), or None.
+
+    One Locale object per tag, shared: the formatting caches below are keyed by it, and a
+    lookup that finds the very object it holds skips Babel's Locale comparison (Python code,
+    about a hundred times a bill when each render had its own object)."""
     try:
         locale = Locale.parse(tag.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
@@ -107,6 +112,18 @@ def _number(locale: Locale, value: str, digits: int | None) -> str:
     return format_decimal(Decimal(value), format=pattern, locale=locale)
 
 
+@lru_cache(maxsize=1024)
+def _percent(locale: Locale, value: str) -> str:
+    # A few VAT rates, said in every line of every invoice.
+    return format_percent(Decimal(value) / 100, locale=locale, decimal_quantization=False)
+
+
+@lru_cache(maxsize=4096)
+def _date(locale: Locale, value: date, style: str) -> str:
+    # A bill run's messages share their issue date, due date and period.
+    return format_date(value, format=style, locale=locale)
+
+
 class Formatter:
     """Everything a message needs to say numbers, money and moments in one locale."""
 
@@ -139,10 +156,10 @@ class Formatter:
 
     def percent(self, value: Decimal) -> str:
         """A rate as the locale writes it ("21%", "21 %"), never rounded: VAT can be 5.5 %."""
-        return format_percent(value / 100, locale=self.locale, decimal_quantization=False)
+        return _percent(self.locale, str(value))
 
     def date(self, value: date, style: str = "long") -> str:
-        return format_date(value, format=style, locale=self.locale)
+        return _date(self.locale, value, style)
 
     def time(self, value: datetime, style: str = "short") -> str:
         return format_time(value, format=style, locale=self.locale, tzinfo=value.tzinfo)
