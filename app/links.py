@@ -60,8 +60,13 @@ def unsign(purpose: str, token: str, max_age: int) -> dict[str, Any]:
 
 def _signer(purpose: str) -> TimestampSigner:
     config = current_app.config
-    keys = [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
-    return TimestampSigner(keys, salt=f"touchpoint.{purpose}")
+    return _signer_of((*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]), purpose)
+
+
+@lru_cache(maxsize=64)
+def _signer_of(keys: tuple[str, ...], purpose: str) -> TimestampSigner:
+    # A message signs three or four links: one signer per key set and purpose, made once.
+    return TimestampSigner(list(keys), salt=f"touchpoint.{purpose}")
 
 
 def sign_id(purpose: str, value: str) -> str:

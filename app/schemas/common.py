@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -160,14 +160,18 @@ Email = Annotated[
 def _phone(value: str) -> str:
     """An international number (`+32…`) must be one its country could have; a national one
     is read in the message's country when it is shown (app/i18n.py)."""
-    if value.startswith("+"):
-        try:
-            possible = phonenumbers.is_possible_number(phonenumbers.parse(value, None))
-        except phonenumbers.NumberParseException:
-            possible = False
-        if not possible:
-            raise ValueError(f"'{value}' is not a possible phone number for its country code")
+    if value.startswith("+") and not _possible(value):
+        raise ValueError(f"'{value}' is not a possible phone number for its country code")
     return value
+
+
+@lru_cache(maxsize=4096)
+def _possible(international: str) -> bool:
+    # A brand's and an advisor's numbers come with every message: libphonenumber reads each once.
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(international, None))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 Phone = Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 ()./-]{3,31}$"),
