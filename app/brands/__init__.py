@@ -16,6 +16,7 @@ stores its pictures once, as content-addressed assets, so every email points at 
 from __future__ import annotations
 
 import json
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,12 +119,31 @@ def booking_url(raw: dict[str, Any], path: Path) -> str | None:
     return value
 
 
+# How long a production process trusts a loaded brand before it looks at its files again.
+PRODUCTION_RECHECK_SECONDS = 2.0
+
+
+@dataclass
+class _Loaded:
+    mtime: float  # the newest of the brand's data files when it was loaded
+    brand: Brand
+    checked: float  # time.monotonic() of the last look at its files
+
+
 class BrandRegistry:
-    def __init__(self, directory: Path, assets: ArtifactStore, public_base_url: str) -> None:
+    """The brands of `directory`, each loaded once and again when one of its data files
+    changes. `recheck` seconds may pass before a render looks at the files: 0 where
+    templates reload too (development: a designer's edit shows at once); in production
+    (PRODUCTION_RECHECK_SECONDS) an edited offers.json still shows within seconds, and renders
+    in between skip the brand's four file look-ups."""
+
+    def __init__(self, directory: Path, assets: ArtifactStore, public_base_url: str,
+                 recheck: float = 0.0) -> None:
         self.directory = directory
         self.assets = assets
         self.public_base_url = public_base_url
-        self._cache: dict[str, tuple[float, Brand]] = {}
+        self.recheck = recheck
+        self._cache: dict[str, _Loaded] = {}
 
     def ids(self) -> list[str]:
         return sorted(p.name for p in self.directory.iterdir() if (p / "brand.json").exists())
@@ -137,17 +157,20 @@ class BrandRegistry:
         return path
 
     def get(self, brand_id: str) -> Brand:
+        cached, now = self._cache.get(brand_id), time.monotonic()
+        if cached and now - cached.checked < self.recheck:
+            return cached.brand
         path = self.check(brand_id)
         # Any data file of the brand changing (brand, products, offers) reloads it.
         mtime = max(p.stat().st_mtime for p in path.parent.glob("*.json"))
-        cached = self._cache.get(brand_id)
-        if cached and cached[0] == mtime:
-            return cached[1]
+        if cached and cached.mtime == mtime:
+            cached.checked = now
+            return cached.brand
         brand = load_brand(brand_id, path, self.public_base_url)
         # Stored once the brand has loaded, every check passed: a refused brand stores nothing.
         for picture in brand.pictures.values():
             self.assets.put_asset(picture, "png")
-        self._cache[brand_id] = (mtime, brand)
+        self._cache[brand_id] = _Loaded(mtime, brand, now)
         return brand
 
 
@@ -211,5 +234,6 @@ def _products(folder: Path, pictures: Pictures) -> dict[str, Product]:
 def init_app(app: Flask) -> None:
     store: ArtifactStore = app.extensions["touchpoint.artifacts"]
     app.extensions["touchpoint.brands"] = BrandRegistry(
-        Path(app.config["BRANDS_DIR"]), store, app.config["PUBLIC_BASE_URL"]
+        Path(app.config["BRANDS_DIR"]), store, app.config["PUBLIC_BASE_URL"],
+        recheck=0.0 if app.config["TEMPLATE_AUTO_RELOAD"] else PRODUCTION_RECHECK_SECONDS,
     )

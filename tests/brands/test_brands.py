@@ -1,16 +1,22 @@
-"""Brands as data (app/brands.py): a brand.json field that cannot be used stops the brand
-loading, naming the field, for a render as for `flask lint`."""
+"""Brands as data (app/brands): a brand.json field that cannot be used stops the brand
+loading, naming the field, for a render as for `flask lint`; an edited brand is loaded again,
+at once in development and within seconds in production."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from app.brands import BrandRegistry
+from app.store.artifacts import ArtifactStore
 from tests.appointments.helpers import brands_with
-from tests.conftest import _config, load_fixture, make_app
+from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture, make_app
 
 
 @pytest.fixture
@@ -48,3 +54,37 @@ def test_lint_names_the_booking_url_that_stops_the_brand(app_with_booking_url: F
     assert lint.exit_code != 0
     assert "demo-bank/brand.json" in lint.output and "booking_url 'http://bank.example/appointments' " \
         "is not an https:// URL" in lint.output
+
+
+def renamed(brands: Path, name: str) -> None:
+    path = brands / "demo-bank" / "brand.json"
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**raw, "name": name}), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a later mtime, surely
+
+
+@pytest.mark.parametrize(("recheck", "seen_at_once"), [(0.0, True), (3600.0, False)])
+def test_an_edited_brand_shows_at_once_or_after_the_recheck(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recheck: float, seen_at_once: bool) -> None:
+    brands = brands_with(tmp_path)
+    registry = BrandRegistry(brands, ArtifactStore(tmp_path / "artifacts"), PUBLIC_BASE_URL, recheck)
+    before = registry.get("demo-bank")
+    renamed(brands, "Renamed Bank")
+    assert (registry.get("demo-bank").name == "Renamed Bank") is seen_at_once
+    # Once `recheck` seconds have passed, the edit shows either way.
+    later = time.monotonic() + recheck + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert registry.get("demo-bank").name == "Renamed Bank" != before.name
+
+
+@pytest.mark.parametrize(("reload", "recheck"), [(True, 0.0), (False, 2.0)])
+def test_brands_are_looked_at_every_render_where_templates_are(tmp_path: Path, reload: bool,
+                                                                recheck: float) -> None:
+    # Production turns TEMPLATE_AUTO_RELOAD off (app/config.py): there, every 2 seconds.
+    application = make_app({**_config(tmp_path, f"sqlite:///{tmp_path / 'test.db'}"),
+                            "TEMPLATE_AUTO_RELOAD": reload})
+    try:
+        assert application.extensions["touchpoint.brands"].recheck == recheck
+    finally:
+        application.extensions["touchpoint.engine"].dispose()
