@@ -45,7 +45,8 @@ def engine_for(url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         # `timeout` is SQLite's busy timeout: a writer waits up to 30 s for another's commit
         # (several server processes write one file) instead of failing "database is locked".
-        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text)
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text,
+                               json_deserializer=orjson.loads)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -58,12 +59,14 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json_text,
+                         json_deserializer=orjson.loads)
 
 
 def _json_text(value: object) -> str:
-    """JSON columns as orjson writes them: a message's stored answer holds its email's HTML,
-    and the standard library's encoder was a measurable share of a render's store stage."""
+    """JSON columns as orjson writes them (and reads them back): a message's stored answer holds
+    its email's HTML, and the standard library's encoder was a measurable share of a render's
+    store stage; a render reads its customer's profile."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
