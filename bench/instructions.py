@@ -36,6 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.table import print_columns
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ("pdf", "lean", "email", "jinja")
@@ -153,11 +155,7 @@ def print_rows(rows: list[dict[str, Any]], out: Any = sys.stdout) -> None:
         row["fixture"], f"{row['pdf']:.1f}", f"{row['lean']:.1f}", f"{row['pdf'] / row['lean']:.2f}x",
         f"{row['email']:.2f}", f"{row['jinja']:.2f}", f"{row['email'] / row['jinja']:.2f}x",
     ) for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for n, line in enumerate(lines):
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip(), file=out)
-        if n == 0:
-            print("  ".join("-" * w for w in widths), file=out)
+    print_columns(lines, out)
     print(f"goal: pdf within {GOALS['pdf']}x of lean", file=out)
 
 

@@ -34,6 +34,7 @@ from markupsafe import Markup
 from app.channels import layout, pdf
 from app.pipeline import prepare_message
 from app.store import artifacts
+from bench.table import print_columns
 
 LEAN = Path(__file__).resolve().parent / "lean"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -146,11 +147,7 @@ def print_rows(results: dict[str, Any], out: Any = sys.stdout) -> None:
                       ",".join(map(str, r["lean_pages"])), f"{ratio:.2f}x",
                       f"{r['weasyprint_ms']:.0f}", f"{r['ms'] / r['weasyprint_ms']:.2f}x",
                       "ok" if met else "OVER"))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for n, line in enumerate(lines):
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip(), file=out)
-        if n == 0:
-            print("  ".join("-" * w for w in widths), file=out)
+    print_columns(lines, out)
     print(f"goal: within {GOAL_RATIO}x of lean, and the ms goal where one is given", file=out)
     rss = results.get("rss")
     if rss:
