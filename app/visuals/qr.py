@@ -20,7 +20,7 @@ from app.visuals.drawn import Asset, Drawn, draw_unstored, drawing_key
 # Shown at this many CSS pixels square; templates state it as a constant.
 QR_SHOWN = 160
 QUIET_ZONE = 4
-_VERSION = 1  # bump when the drawing changes, so old index entries are not reused
+_VERSION = 2  # bump when the drawing changes, so old index entries are not reused
 
 
 def qr_matrix(text: str) -> list[list[bool]]:
@@ -35,8 +35,11 @@ def _draw(text: str) -> tuple[bytes, int, int]:
     matrix = qr_matrix(text)
     modules = len(matrix)
     scale = max(1, -(-2 * QR_SHOWN // modules))  # ceil: at least 2x the shown size
-    small = Image.new("1", (modules, modules), 1)
-    small.putdata([0 if dark else 1 for row in matrix for dark in row])
+    # 8-bit grey, black and white only: WeasyPrint takes a grey PNG into the PDF as it is (one
+    # channel), where it turned a 1-bit one into RGB and encoded it twice in every PDF; the
+    # file is some 500 bytes larger.
+    small = Image.new("L", (modules, modules), 255)
+    small.putdata([0 if dark else 255 for row in matrix for dark in row])
     image = small.resize((modules * scale, modules * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
