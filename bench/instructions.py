@@ -4,10 +4,11 @@ the same ratios as `python -m bench`, counted in instructions instead of timed.
 This machine's speed moves by half from one run to the next and within a run (other machines
 share its cores), and a ratio of two timings taken seconds apart moves with it. An instruction
 count does not: valgrind's callgrind counts every instruction a process executes, the same from
-run to run, at about fifty times the time. For each case of a fixture a child process runs it
-under callgrind: it warms up, then the parent zeroes the counters (`callgrind_control -z`), the
-child makes N calls, and the parent dumps the counters before the child exits, so start-up and
-shut-down are not counted. Cases, beside their floors:
+run to run, at about fifty times the time. Each case of a fixture is counted in two child
+processes under callgrind, side by side: one warms up and makes N calls, the other only warms
+up; the difference, over N, is a call's (start-up, warm-up and shut-down cancel out). Zeroing
+the counters of one process from outside (`callgrind_control`) was tried first: on a loaded
+machine the zero came late, and counts fell short. Cases, beside their floors:
 - pdf / lean: `layout.lay_out` (what the sandbox's child runs) and the lean reference of the same
   message (bench/lean/), as `bench/pdf_cpu.py` times them; goal pdf/lean <= 1.2;
 - email / jinja: an email-only `commit(render_message(...))` through the app, and the email's
@@ -16,21 +17,19 @@ shut-down are not counted. Cases, beside their floors:
 Instructions are not time: a cache miss or a system call costs more than its count says, and
 the database's own waits are not counted. They are what a change to our code changes, measured
 without the noise; use them to compare code, and `python -m bench` for milliseconds.
-Needs valgrind (`apt-get install valgrind`); a fixture and its four cases take about ten
-minutes on 2 cores, two children at a time.
+Needs valgrind (`apt-get install valgrind`); a fixture and its four cases take about fifteen
+minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -73,76 +72,47 @@ def case_call(case: str, fixture: str) -> Callable[[], object]:
     return lambda: compiled.render(context)
 
 
-def child(case: str, fixture: str, warm_up: int, calls: int, folder: Path) -> None:
-    """Warm up, say so (`ready`), wait for `go`, make `calls` calls, say so (`done`), and
-    wait for `exit`: the parent counts only between `go` and `done`."""
+def child(case: str, fixture: str, warm_up: int, calls: int) -> None:
+    """Warm up, then make `calls` calls: the parent counts the whole process."""
     call = case_call(case, fixture)
-    for _ in range(warm_up):
+    for _ in range(warm_up + calls):
         call()
-    (folder / "ready").write_text(str(os.getpid()))
-    _wait_for(folder / "go")
-    for _ in range(calls):
-        call()
-    (folder / "done").touch()
-    _wait_for(folder / "exit")
-
-
-def _wait_for(path: Path, timeout: float = 3600.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} never came")
-        time.sleep(0.02)
 
 
 # --- The parent -------------------------------------------------------------------------------
 
 def count(case: str, fixture: str, calls: int, warm_up: int | None = None) -> float:
-    """Instructions per call of `case` for `fixture`, counted by callgrind in a child."""
-    valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
-    if valgrind is None or control is None:
+    """Instructions per call of `case` for `fixture`: callgrind counts two child processes
+    whole, one that warms up and makes `calls` calls and one that only warms up; the
+    difference is the calls' (start-up, warm-up and shut-down cancel out)."""
+    warm_up = WARM_UP.get(case, 1) if warm_up is None else warm_up
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        made, idle = pool.map(lambda n: _whole(case, fixture, warm_up, n), (calls, 0))
+    return (made - idle) / calls
+
+
+def _whole(case: str, fixture: str, warm_up: int, calls: int) -> int:
+    """The instructions of one child process, start to end, counted by callgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
         raise SystemExit("bench.instructions needs valgrind: apt-get install valgrind")
     with tempfile.TemporaryDirectory(prefix="touchpoint-instructions-") as name:
-        folder = Path(name)
-        command = [valgrind, "--tool=callgrind", f"--callgrind-out-file={folder / 'callgrind.out'}",
-                   sys.executable, "-m", "bench.instructions", "--child", case, fixture,
-                   str(WARM_UP.get(case, 1) if warm_up is None else warm_up), str(calls), str(folder)]
-        log = folder / "child.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            while not (folder / "ready").exists():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{case} {fixture} stopped: {log.read_text(errors='replace')[-2000:]}")
-                time.sleep(0.1)
-            pid = (folder / "ready").read_text()
-            subprocess.run([control, "--zero", pid], check=True, capture_output=True)
-            (folder / "go").touch()
-            _wait_for(folder / "done")
-            subprocess.run([control, "--dump=measured", pid], check=True, capture_output=True)
-            (folder / "exit").touch()
-            process.wait(timeout=600)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        # The dump of --dump=measured is the first part file (callgrind.out.1); the file written
-        # at exit holds only what ran after it.
-        dumps = sorted(folder.glob("callgrind.out.*"), key=lambda path: int(path.suffix[1:]))
-        found = _TOTALS.search(dumps[0].read_text(errors="replace")) if dumps else None
-        if found is None:
-            raise RuntimeError(f"callgrind wrote no counts for {case} {fixture}")
-        return int(found.group(1)) / calls
+        out = Path(name) / "callgrind.out"
+        command = [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                   "-m", "bench.instructions", "--child", case, fixture, str(warm_up), str(calls)]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
+        found = _TOTALS.search(out.read_text(errors="replace")) if out.exists() else None
+        if done.returncode != 0 or found is None:
+            raise RuntimeError(f"{case} {fixture} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        return int(found.group(1))
 
 
-def measure(fixtures: list[str], pdfs: int, renders: int, workers: int = 2) -> list[dict[str, Any]]:
-    """Per fixture, millions of instructions per call of each case; two children at a time."""
-    jobs = [(fixture, case) for fixture in fixtures for case in CASES]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        counted = pool.map(lambda job: count(job[1], job[0], pdfs if job[1] in ("pdf", "lean") else renders),
-                           jobs)
-        results: dict[str, dict[str, Any]] = {}
-        for (fixture, case), instructions in zip(jobs, counted, strict=True):
+def measure(fixtures: list[str], pdfs: int, renders: int) -> list[dict[str, Any]]:
+    """Per fixture, millions of instructions per call of each case (two children at a time)."""
+    results: dict[str, dict[str, Any]] = {}
+    for fixture in fixtures:
+        for case in CASES:
+            instructions = count(case, fixture, pdfs if case in ("pdf", "lean") else renders)
             print(f"bench: {fixture} {case}: {instructions / 1e6:.2f} M instructions a call", file=sys.stderr)
             results.setdefault(fixture, {"fixture": fixture})[case] = instructions / 1e6
     return list(results.values())
@@ -162,8 +132,8 @@ def print_rows(rows: list[dict[str, Any]], out: Any = sys.stdout) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
-        case, fixture, warm_up, calls, folder = argv[1:6]
-        child(case, fixture, int(warm_up), int(calls), Path(folder))
+        case, fixture, warm_up, calls = argv[1:5]
+        child(case, fixture, int(warm_up), int(calls))
         return 0
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

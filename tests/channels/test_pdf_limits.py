@@ -96,6 +96,9 @@ def test_a_pdf_over_its_time_limit_is_a_422_and_the_next_one_renders(app: Flask,
 def test_a_pdf_over_its_memory_limit_is_a_422_and_the_next_one_renders(app: Flask,
                                                                        client: FlaskClient) -> None:
     app.config["PDF_MEMORY_LIMIT"] = 1
+    # Only the memory limit may end this layout: on a loaded machine, laying out up to the
+    # child's spare memory took longer than the default 20 s.
+    app.config["PDF_TIME_LIMIT"] = 600.0
     # 1,000 lines of some 30 words each take far over 1 MB to lay out, whatever the child had
     # spare from the documents before.
     document = {**invoice(1000, "Arpeggia capsules, sleeve of 10, ristretto roast. " * 5),
@@ -105,7 +108,7 @@ def test_a_pdf_over_its_memory_limit_is_a_422_and_the_next_one_renders(app: Flas
     assert response.json["type"] == "/problems/pdf-memory-limit"
     assert "memory limit of 1 MB" in response.json["detail"]
     assert stored_messages(app) == []
-    app.config["PDF_MEMORY_LIMIT"] = 512
+    app.config["PDF_MEMORY_LIMIT"], app.config["PDF_TIME_LIMIT"] = 512, 20.0
     assert client.post("/v1/render", json=load_fixture("invoice/capsules-nl")).status_code == 201
 
 
