@@ -40,7 +40,6 @@ from bench.table import print_columns
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ("pdf", "lean", "email", "jinja")
-FLOORS = {"pdf": "lean", "email": "jinja"}
 GOALS = {"pdf": 1.2, "email": None}
 WARM_UP = {"pdf": 3, "lean": 3, "email": 30, "jinja": 30}
 _TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
