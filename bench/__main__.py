@@ -4,10 +4,10 @@ see bench/render.py and bench/pdf_cpu.py."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from bench.render import TYPES, print_table, run
+from bench.table import print_json_or
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,11 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = run(repeat=args.repeat, types=[args.type] if args.type else list(TYPES),
                   auto_reload=args.auto_reload, pdfs=args.pdfs, pdf_only=args.pdf_only)
-    if args.json:
-        json.dump(results, sys.stdout, indent=2)
-        print()
-    else:
-        print_table(results)
+    print_json_or(results, args.json, print_table)
     return 0
 
 

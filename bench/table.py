@@ -1,8 +1,10 @@
-"""Rows of text printed in columns, for the benchmarks' tables."""
+"""How the benchmarks print their results: as a table in columns, or as JSON."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -14,3 +16,12 @@ def print_columns(lines: Sequence[Sequence[str]], out: Any) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip(), file=out)
         if n == 0:
             print("  ".join("-" * w for w in widths), file=out)
+
+
+def print_json_or(results: Any, as_json: bool, table: Callable[[Any], None]) -> None:
+    """`results` as indented JSON on standard output (`--json`), or through `table`."""
+    if as_json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    else:
+        table(results)
