@@ -5,6 +5,7 @@ mid-job, starts it again and counts."""
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
@@ -136,8 +137,8 @@ class Load:
             try:
                 status, _, body = self.server.request("POST", "/v1/render", _keyed(key),
                                                       {"Idempotency-Key": key})
-            except OSError:
-                return  # the server was killed under us
+            except (OSError, http.client.HTTPException):
+                return  # the server was killed under us (mid-answer: an incomplete read)
             if status == 201:
                 self.answers[key] = json.loads(body)["id"]
 
