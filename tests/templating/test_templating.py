@@ -11,7 +11,8 @@ from pathlib import Path
 import mjml
 import pytest
 from flask import Flask
-from jinja2.sandbox import SecurityError
+from jinja2.exceptions import UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from app.pipeline import prepare_message
 from app.templating import create_environment, environment, render
@@ -84,6 +85,26 @@ def test_templates_are_sandboxed(app: Flask) -> None:
     # Designers edit templates; the sandbox keeps them away from Python internals.
     with app.app_context(), pytest.raises(SecurityError):
         environment().from_string("{{ ''.__class__.__mro__[1].__subclasses__() }}").render()
+
+
+@pytest.mark.parametrize("expression", [
+    "d.name", "d['name']", "d.items", "d.items()|list|length", "d.get('name')", "d.nested.name",
+    "d.missing is defined", "d.__class__ is defined", "d.__len__ is defined", "d.keys()|list",
+])
+def test_a_dicts_keys_read_as_in_jinjas_own_sandbox(app: Flask, expression: str) -> None:
+    # The quick path for `dict.key` must answer exactly what Jinja's sandbox answers, a key
+    # named like a dict method (here `items`) and an undefined or unsafe name included.
+    context = {"d": {"name": "Ada", "items": ["a", "b", "c"], "nested": {"name": "Lovelace"}}}
+    source = "{{ " + expression + " }}"
+    with app.app_context():
+        ours = environment().from_string(source).render(context)
+    stock = ImmutableSandboxedEnvironment(autoescape=True).from_string(source).render(context)
+    assert ours == stock
+
+
+def test_a_missing_key_is_still_an_error(app: Flask) -> None:
+    with app.app_context(), pytest.raises(UndefinedError, match="missing"):
+        environment().from_string("{{ d.missing }}").render({"d": {"name": "Ada"}})
 
 
 def test_mjml_is_compiled_once_and_recompiled_when_a_component_changes(
