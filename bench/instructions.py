@@ -1,4 +1,4 @@
-"""`python -m bench.instructions [--type TYPE] [--fixture NAME] [--pdfs N] [--renders N]`:
+"""`python -m bench.instructions [--type TYPE] [--fixture NAME] [--case CASE] [--pdfs N] [--renders N]`:
 the same ratios as `python -m bench`, counted in instructions instead of timed.
 
 This machine's speed moves by half from one run to the next and within a run (other machines
@@ -12,13 +12,19 @@ machine the zero came late, and counts fell short. Cases, beside their floors:
 - pdf / lean: `layout.lay_out` (what the sandbox's child runs) and the lean reference of the same
   message (bench/lean/), as `bench/pdf_cpu.py` times them; goal pdf/lean <= 1.2;
 - email / jinja: an email-only `commit(render_message(...))` through the app, and the email's
-  compiled Jinja template rendered alone (the floor of `python -m bench`).
+  compiled Jinja template rendered alone (the floor of `python -m bench`);
+- request: the same email-only render as an upstream system sends it, `POST /v1/render` with
+  a render key, through the app's whole WSGI stack (key check, rate limit, body checks, the
+  JSON answer, the request's log line) by Flask's test client in the same process. What it
+  adds to `email` is the HTTP layer's own cost per render, which `python -m bench.load`
+  times behind gunicorn (the test client's building of the request is counted too; the
+  server's parsing of the socket is not).
 
 Instructions are not time: a cache miss or a system call costs more than its count says, and
 the database's own waits are not counted. They are what a change to our code changes, measured
 without the noise; use them to compare code, and `python -m bench` for milliseconds.
-Needs valgrind (`apt-get install valgrind`); a fixture and its four cases take about fifteen
-minutes on 2 cores.
+`--case` (repeatable) counts only the cases named. Needs valgrind (`apt-get install
+valgrind`); a fixture and its five cases take about eighteen minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -39,8 +45,8 @@ from bench.table import print_columns, print_json_or
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("pdf", "lean", "email", "jinja")
-WARM_UP = {"pdf": 3, "lean": 3, "email": 30, "jinja": 30}
+CASES = ("pdf", "lean", "email", "jinja", "request")
+WARM_UP = {"pdf": 3, "lean": 3, "email": 30, "jinja": 30, "request": 30}
 _TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
 
 
@@ -65,10 +71,32 @@ def case_call(case: str, fixture: str, folder: Path) -> Callable[[], object]:
     email_only = {**document, "channels": ["email"]}
     if case == "email":
         return lambda: commit(render_message(email_only))
+    if case == "request":
+        return _request_call(app, email_only)
     message, _ = prepare_message(email_only)
     compiled = template(f"email/{document['type']}/email.mjml")
     context = {**message.context, "channel": "email"}
     return lambda: compiled.render(context)
+
+
+def _request_call(app: Any, document: dict[str, Any]) -> Callable[[], object]:
+    """POST /v1/render of `document` with a render key, as an upstream system calls it."""
+    from app.auth import keys
+    from app.store import session
+
+    _, key = keys.create(session(), "bench", ["render"])
+    session().commit()
+    client = app.test_client()
+    body = json.dumps(document).encode()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def call() -> object:
+        answer = client.post("/v1/render", data=body, headers=headers)
+        if answer.status_code != 201:
+            raise RuntimeError(f"POST /v1/render answered {answer.status_code}: {answer.get_data()[:500]!r}")
+        return answer
+
+    return call
 
 
 def child(case: str, fixture: str, warm_up: int, calls: int) -> None:
@@ -107,11 +135,12 @@ def _whole(case: str, fixture: str, warm_up: int, calls: int) -> int:
         return int(found.group(1))
 
 
-def measure(fixtures: list[str], pdfs: int, renders: int) -> list[dict[str, Any]]:
+def measure(fixtures: list[str], pdfs: int, renders: int,
+            cases: tuple[str, ...] = CASES) -> list[dict[str, Any]]:
     """Per fixture, millions of instructions per call of each case (two children at a time)."""
     results: dict[str, dict[str, Any]] = {}
     for fixture in fixtures:
-        for case in CASES:
+        for case in cases:
             instructions = count(case, fixture, pdfs if case in ("pdf", "lean") else renders)
             print(f"bench: {fixture} {case}: {instructions / 1e6:.2f} M instructions a call", file=sys.stderr)
             results.setdefault(fixture, {"fixture": fixture})[case] = instructions / 1e6
@@ -120,16 +149,26 @@ def measure(fixtures: list[str], pdfs: int, renders: int) -> list[dict[str, Any]
 
 def print_rows(rows: list[dict[str, Any]], out: Any = sys.stdout) -> None:
     print("\nMillions of instructions a call (callgrind), and the ratio to the floor", file=out)
-    header = ("fixture", "pdf", "lean", "pdf/lean", "email", "jinja", "email/jinja")
+    header = ("fixture", "pdf", "lean", "pdf/lean", "email", "jinja", "email/jinja", "request",
+              "request/email")
     lines = [header] + [(
-        row["fixture"], f"{row['pdf']:.1f}", f"{row['lean']:.1f}", f"{row['pdf'] / row['lean']:.2f}x",
-        f"{row['email']:.2f}", f"{row['jinja']:.2f}", f"{row['email'] / row['jinja']:.2f}x",
+        row["fixture"], _cell(row, "pdf", 1), _cell(row, "lean", 1), _ratio(row, "pdf", "lean"),
+        _cell(row, "email", 2), _cell(row, "jinja", 2), _ratio(row, "email", "jinja"),
+        _cell(row, "request", 2), _ratio(row, "request", "email"),
     ) for row in rows]
     print_columns(lines, out)
     # The timed PDF table's goal (imported here: the children import this module, and only
     # the cases that need the app load it).
     from bench.pdf_cpu import GOAL_RATIO
     print(f"goal: pdf within {GOAL_RATIO}x of lean", file=out)
+
+
+def _cell(row: dict[str, Any], case: str, digits: int) -> str:
+    return f"{row[case]:.{digits}f}" if case in row else "-"
+
+
+def _ratio(row: dict[str, Any], case: str, floor: str) -> str:
+    return f"{row[case] / row[floor]:.2f}x" if case in row and floor in row else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--type", choices=("appointment", "invoice", "bill"))
     parser.add_argument("--fixture", action="append", default=[],
                         help="a fixture as type/name (e.g. bill/electricity-nl); repeatable")
+    parser.add_argument("--case", action="append", choices=CASES,
+                        help="count only this case (repeatable; default every case)")
     parser.add_argument("--pdfs", type=int, default=5, help="PDFs counted per case (default 5)")
     parser.add_argument("--renders", type=int, default=50, help="email renders counted per case (default 50)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
@@ -151,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{path.parent.name}/{path.stem}"
         for kind in ([args.type] if args.type else ["appointment", "invoice", "bill"])
         for path in sorted((FIXTURES / kind).glob("*.json"))[:1]]
-    print_json_or(measure(fixtures, args.pdfs, args.renders), args.json, print_rows)
+    cases = tuple(args.case) if args.case else CASES
+    print_json_or(measure(fixtures, args.pdfs, args.renders, cases), args.json, print_rows)
     return 0
 
 
