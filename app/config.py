@@ -64,6 +64,7 @@ SERVING_KEYS = (
     "PORT",
     "WEB_CONCURRENCY",
     "WEB_THREADS",
+    "CPU_TURN",
     "GRACEFUL_TIMEOUT",
     "LOG_FORMAT",
     "LOG_LEVEL",
@@ -95,6 +96,9 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         "PORT": 8000,
         "WEB_CONCURRENCY": None,
         "WEB_THREADS": 4,
+        # A render takes its process's CPU turn and runs alone, uninterrupted by the others
+        # (app/cpu_turn.py); off, renders share the interpreter as Python's threads do.
+        "CPU_TURN": True,
         "GRACEFUL_TIMEOUT": 30.0,
         # One line per request and per render: `text` for people, `json` for a log pipeline.
         "LOG_FORMAT": "text",
@@ -218,7 +222,7 @@ def _coerce(key: str, value: str) -> Any:
                "RETENTION_DAYS", "JOB_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS",
                "PREFERENCE_LINK_MAX_AGE", "ARTIFACT_INLINE_BYTES"}:
         return int(value)
-    if key == "JOB_RUNNER":
+    if key in {"JOB_RUNNER", "CPU_TURN"}:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key in {"JOB_LEASE_SECONDS", "GRACEFUL_TIMEOUT", "IDEMPOTENCY_LEASE", "ARTIFACT_SWEEP_GRACE"}:
         return float(value)

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from app.cpu_turn import cpu_turn
 from app.problems import PdfMemoryLimit, PdfTimeLimit, RenderCancelled
 
 log = logging.getLogger(__name__)
@@ -96,13 +97,15 @@ class Sandbox:
     def call(self, function: Callable[..., Any], args: tuple[Any, ...], *, seconds: float,
              megabytes: int, cancelled: Callable[[], bool] | None = None) -> Any:
         deadline = time.monotonic() + seconds
-        child = self._take(deadline, seconds)
-        healthy = False
-        try:
-            result, healthy = self._run(child, function, args, deadline, seconds, megabytes, cancelled)
-            return result
-        finally:
-            self._give_back(child, healthy)
+        # The caller only waits from here: its process's next render may run meanwhile.
+        with cpu_turn.waiting():
+            child = self._take(deadline, seconds)
+            healthy = False
+            try:
+                result, healthy = self._run(child, function, args, deadline, seconds, megabytes, cancelled)
+                return result
+            finally:
+                self._give_back(child, healthy)
 
     def _run(self, child: _Child, function: Callable[..., Any], args: tuple[Any, ...], deadline: float,
              seconds: float, megabytes: int, cancelled: Callable[[], bool] | None) -> tuple[Any, bool]:

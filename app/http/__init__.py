@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import contextlib
+
+from flask import Flask, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import logs
+from app.cpu_turn import cpu_turn
 from app.http import (
     actions,
     assets,
@@ -31,9 +35,31 @@ def init_app(app: Flask) -> None:
     logs.init_app(app)
     problems.init_app(app)
     pages.init_app(app)
+    # After the key's check and the rate limit (before_request functions run in the order they
+    # were added; auth's are in by now): a refused call takes no turn.
+    app.before_request(_take_cpu_turn)
+    app.teardown_request(_give_back_cpu_turn)
     for blueprint in (render.bp, messages.bp, pages.bp, actions.bp, assets.bp, openapi.bp,
                       profiles.bp, customers.bp, clicks.bp, preferences.bp, jobs_api.bp, metrics_api.bp,
                       health_api.bp):
         app.register_blueprint(blueprint)
     # The designers' gallery: answers 404 unless in debug mode or PREVIEW_ENABLED.
     app.register_blueprint(preview.bp)
+
+
+def _take_cpu_turn() -> None:
+    """The process's CPU turn (app/cpu_turn.py) for a view that renders, when CPU_TURN is on."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "takes_cpu_turn", False) or not current_app.config["CPU_TURN"]:
+        return
+    # The body first, outside the turn: a slow client holds up its own thread, no other. One
+    # too large is refused by the view, as without a turn.
+    with contextlib.suppress(RequestEntityTooLarge):
+        request.get_data(cache=True)
+    cpu_turn.take()
+    g.cpu_turn = True
+
+
+def _give_back_cpu_turn(_error: BaseException | None) -> None:
+    if g.pop("cpu_turn", False):
+        cpu_turn.give_back()

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, json, request
 
 from app.auth import caller, check_brand, requires
+from app.cpu_turn import takes_cpu_turn
 from app.http.body import json_body
 from app.jobs.deferred import DeferredPdf
 from app.pipeline import IdempotencyDone, Record, commit, render_message
@@ -42,6 +43,7 @@ def _prefers_async() -> bool:
 
 @bp.post("/v1/render")
 @requires("render")
+@takes_cpu_turn
 def render() -> Response:
     document, raw = json_body()
     check_brand(document.get("brand") if isinstance(document, dict) else None)

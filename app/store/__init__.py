@@ -21,7 +21,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.store import schema
+from app.store import checkpoints, schema
 from app.store.artifacts import ArtifactStore, sweep_command
 from app.store.commands import db_command
 
@@ -56,6 +56,9 @@ def engine_for(url: str) -> Engine:
             # With WAL, NORMAL syncs at checkpoints instead of at every commit: a power cut may
             # lose the last commits but never corrupts; a crash of the process loses nothing.
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints are this process's checkpoint thread's (app/store/checkpoints.py);
+            # SQLite's own, inside a commit, only bounds the log.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoints.AUTOCHECKPOINT_PAGES}")
             cursor.close()
 
         return engine
@@ -77,9 +80,12 @@ class SqliteWriters:
     SQLite itself lets one writer in and has the others retry after sleeps that grow to 100 ms
     (its busy handler): under load, renders waited out those sleeps while the file was free.
     A writer waiting here wakes as soon as the one before it is done. Writes that do not pass
-    here (a job claim, a webhook's state) still meet SQLite's own wait; they are few."""
+    here (a job claim, a webhook's state) still meet SQLite's own wait; they are few. A turn
+    done asks the process's checkpoint thread to copy the log into the file soon
+    (app/store/checkpoints.py), so no writer pays for a checkpoint in its turn."""
 
     def __init__(self, database: Path) -> None:
+        self.database = database
         self.path = Path(f"{database}.writer")
         self._threads = threading.Lock()
         self._fd: tuple[int, int] | None = None  # (pid, descriptor): an flock is per process
@@ -92,6 +98,14 @@ class SqliteWriters:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
+        """A writer's turn; once done, the log's new pages are due for a checkpoint."""
+        with self.held():
+            yield
+        checkpoints.checkpointer.wrote(self)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The turn itself: what the checkpoint thread holds for its last pages."""
         with self._threads:
             descriptor = self._descriptor()
             fcntl.flock(descriptor, fcntl.LOCK_EX)
