@@ -29,16 +29,22 @@ from app.templating.mjml_loader import MjmlCompileError, MjmlLoader
 __all__ = ["MjmlCompileError", "create_environment", "environment", "init_app", "render"]
 
 
+# `_()`, `gettext()` and `ngettext()` in a template, as Jinja's i18n extension makes them with
+# `newstyle=True` (the translation, marked safe when autoescaping, then always formatted with
+# its variables, which are escaped), in the message's language: one call where the
+# extension's wrappers made three (`_` resolving `gettext`, which calls the function it
+# wraps), some thirty times a render.
 @pass_context
-def _gettext(context: Context, message: str, **values: Any) -> str:
+def _gettext(context: Context, message: str, /, **values: Any) -> str:
     text = translations(context["lang"]).gettext(message)
-    return text % values if values else text
+    return (Markup(text) if context.eval_ctx.autoescape else text) % values
 
 
 @pass_context
-def _ngettext(context: Context, singular: str, plural: str, n: int, **values: Any) -> str:
+def _ngettext(context: Context, singular: str, plural: str, n: int, /, **values: Any) -> str:
     text = translations(context["lang"]).ngettext(singular, plural, n)
-    return text % {"num": n, **values}
+    values.setdefault("num", n)
+    return (Markup(text) if context.eval_ctx.autoescape else text) % values
 
 
 def _css_string(value: str) -> Markup:
@@ -108,6 +114,7 @@ def create_environment(
         cache_size=400,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)  # see _gettext
     env.filters["css_string"] = _css_string
     env.globals["page_of_pages"] = _page_of_pages
     # The type family (app/fonts): its faces for @font-face, its stack for font-family.

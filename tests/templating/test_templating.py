@@ -14,6 +14,7 @@ from flask import Flask
 from jinja2.exceptions import UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from app.i18n import translations
 from app.pipeline import prepare_message
 from app.templating import create_environment, environment, render
 from app.templating.mjml_loader import MJML_OPTIONS
@@ -100,6 +101,29 @@ def test_a_dicts_keys_read_as_in_jinjas_own_sandbox(app: Flask, expression: str)
         ours = environment().from_string(source).render(context)
     stock = ImmutableSandboxedEnvironment(autoescape=True).from_string(source).render(context)
     assert ours == stock
+
+
+@pytest.mark.parametrize("source", [
+    "{{ _('Bill number') }}",
+    "{{ gettext('Bill number') }}",
+    "{{ _('%(name)s & co', name='<b>') }}",
+    "{{ _('100%% sure') }}",
+    "{% trans name='<i>' %}Hello {{ name }}{% endtrans %}",
+    "{% trans count=n %}{{ count }} line{% pluralize %}{{ count }} lines{% endtrans %}",
+    "{{ ngettext('%(num)s line', '%(num)s lines', n) }}",
+])
+def test_translations_read_as_with_jinjas_own_i18n(app: Flask, source: str) -> None:
+    # Our one-call `_`/`gettext`/`ngettext` answer what the i18n extension's newstyle
+    # callables answer: translated, marked safe, formatted, their variables escaped.
+    context = {"lang": "nl", "n": 3}
+    with app.app_context():
+        ours = environment().from_string(source).render(context)
+    stock = ImmutableSandboxedEnvironment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    dutch = translations("nl")
+    stock.install_gettext_callables(dutch.gettext, dutch.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    assert ours == stock.from_string(source).render(context)
+    if "Bill number" in source:
+        assert ours == dutch.gettext("Bill number") != "Bill number"
 
 
 def test_a_missing_key_is_still_an_error(app: Flask) -> None:
