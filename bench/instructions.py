@@ -20,6 +20,11 @@ machine the zero came late, and counts fell short. Cases, beside their floors:
   times behind gunicorn (the test client's building of the request is counted too; the
   server's parsing of the socket is not).
 
+Only the main thread is counted, where the case runs. The other thread a child may have is the
+SQLite checkpoint thread (app/store/checkpoints.py), which copies the database's log into its
+file beside the requests, on a timer: under valgrind, fifty times slower, its timer fires
+fifty times as often per render as at full speed, and its count would say so.
+
 Instructions are not time: a cache miss or a system call costs more than its count says, and
 the database's own waits are not counted. They are what a change to our code changes, measured
 without the noise; use them to compare code, and `python -m bench` for milliseconds.
@@ -120,16 +125,19 @@ def count(case: str, fixture: str, calls: int, warm_up: int | None = None) -> fl
 
 
 def _whole(case: str, fixture: str, warm_up: int, calls: int) -> int:
-    """The instructions of one child process, start to end, counted by callgrind."""
+    """The instructions of one child process's main thread, start to end, counted by callgrind
+    (each thread apart: the main thread's file ends in `-01`)."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("bench.instructions needs valgrind: apt-get install valgrind")
     with tempfile.TemporaryDirectory(prefix="touchpoint-instructions-") as name:
         out = Path(name) / "callgrind.out"
-        command = [valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
-                   "-m", "bench.instructions", "--child", case, fixture, str(warm_up), str(calls)]
+        command = [valgrind, "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
+                   sys.executable, "-m", "bench.instructions", "--child", case, fixture, str(warm_up),
+                   str(calls)]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
-        found = _TOTALS.search(out.read_text(errors="replace")) if out.exists() else None
+        main = out.with_name(f"{out.name}-01")
+        found = _TOTALS.search(main.read_text(errors="replace")) if main.exists() else None
         if done.returncode != 0 or found is None:
             raise RuntimeError(f"{case} {fixture} failed: {done.stderr.decode(errors='replace')[-2000:]}")
         return int(found.group(1))
