@@ -93,8 +93,8 @@ def usage_window(usage: list[Any], period_start: date, period_end: date) -> list
     while month <= latest:
         months.append(month)
         month = _add_months(month, 1)
-    period = {m for m in months if _month(f"{period_start:%Y-%m}") <= m <= _month(f"{period_end:%Y-%m}")
-              and m in values}
+    first_of_period, last_of_period = period_start.replace(day=1), period_end.replace(day=1)
+    period = {m for m in months if first_of_period <= m <= last_of_period and m in values}
     current = period or {latest}
     last_year = _add_months(max(current), -12)
     return [
