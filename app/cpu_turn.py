@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -33,33 +34,52 @@ F = TypeVar("F", bound=Callable[..., object])
 
 
 class CpuTurn:
-    """A lock with a memory of which thread holds it, so that `waiting` can hand it on."""
+    """A first-come, first-served lock that knows which thread holds it, so that `waiting`
+    can hand it on. First come, first served: a plain lock lets a thread that comes back for
+    it take it ahead of one that has waited, and under load some waited for many renders."""
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        """Free, held by no thread: at start, and in a forked child (a thread of the parent
-        that held it is not there)."""
-        self._lock = threading.Lock()
+        """Free, held by no thread, no one waiting: at start, and in a forked child (a thread
+        of the parent that held it or waited for it is not there)."""
+        self._mutex = threading.Lock()
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
         self._holder: int | None = None
 
     def take(self) -> None:
         """Wait for the turn and hold it (a thread that holds it already just keeps it)."""
         me = threading.get_ident()
-        if self._holder == me:
-            return
-        self._lock.acquire()
-        self._holder = me
+        with self._mutex:
+            if self._holder == me:
+                return
+            if self._holder is None:
+                self._holder = me
+                return
+            handed = threading.Lock()
+            handed.acquire()
+            self._waiting.append((me, handed))
+        handed.acquire()  # released by `give_back`, which made this thread the holder
 
     def give_back(self) -> None:
-        """Let the next one in; a thread that does not hold the turn has nothing to give."""
-        if self._holder == threading.get_ident():
-            self._holder = None
-            self._lock.release()
+        """Hand the turn to the thread that has waited longest, or free it; a thread that does
+        not hold the turn has nothing to give."""
+        with self._mutex:
+            if self._holder != threading.get_ident():
+                return
+            if self._waiting:
+                self._holder, handed = self._waiting.popleft()
+                handed.release()
+            else:
+                self._holder = None
 
     def held(self) -> bool:
         return self._holder == threading.get_ident()
+
+    def queued(self) -> int:
+        """How many threads wait for the turn now."""
+        return len(self._waiting)
 
     @contextmanager
     def waiting(self) -> Iterator[None]:

@@ -175,6 +175,36 @@ def test_the_turn_is_the_holders_own() -> None:
     assert not turn.held()
 
 
+def test_the_turn_goes_to_the_thread_that_waited_longest() -> None:
+    turn = CpuTurn()
+    turn.take()
+    order: list[int] = []
+    waiting: list[threading.Thread] = []
+
+    def wait_for_it(n: int) -> None:
+        turn.take()
+        order.append(n)
+        turn.give_back()
+
+    for n in range(4):
+        thread = threading.Thread(target=wait_for_it, args=(n,))
+        thread.start()
+        waiting.append(thread)
+        deadline = time.monotonic() + WAIT
+        while turn.queued() < n + 1:  # each in the queue before the next comes
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+    # The holder comes back for the turn at once, as a thread done with one request does with
+    # the next: it queues behind the four.
+    turn.give_back()
+    turn.take()
+    order.append(99)
+    turn.give_back()
+    for thread in waiting:
+        thread.join(WAIT)
+    assert order == [0, 1, 2, 3, 99]
+
+
 def _taken_within(turn: CpuTurn, seconds: float) -> bool:
     """Whether another thread gets the turn within `seconds` (it gives it back at once)."""
     taken = threading.Event()
