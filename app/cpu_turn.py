@@ -7,7 +7,7 @@ running thread to the next every 5 ms. Four renders in one process then each too
 times as long, and worse: a render holding the SQLite file's write turn (app/store
 `SqliteWriters`) was made to wait 5 ms at a time while the others ran, and every writer of the
 file, in every process, waited with it. Under load that was the tail: on 2 cores, the store
-stage took 8 to 11 ms at the median and 33 to 41 ms at the 99th percentile, for 0.5 ms of work.
+stage took 8 to 12 ms at the median and 33 to 41 ms at the 99th percentile, for 0.5 ms of work.
 
 So a render takes its process's CPU turn for its request (after the key, the rate limit and
 the reading of its body, which a slow client may drag out; until its answer is built) and

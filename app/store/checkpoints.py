@@ -15,11 +15,13 @@ wal_checkpoint(PASSIVE)` on a connection it opens for the purpose: a passive che
 what no reader still needs and never waits for, or blocks, a writer, and SQLite runs it
 without Python's lock, so renders go on meanwhile. Under steady writes, though, some commit
 nearly always lands during the copy, and SQLite restarts the log from its start only once a
-checkpoint has copied all of it: the log would keep growing. So when the first pass leaves
-pages behind, a second one copies them in the file's write turn, the few pages of the last
-milliseconds (about 1 ms, against 15 to 30 for the whole); the next writer then starts the
-log afresh. When several processes write one file, each one's thread checkpoints it; SQLite
-runs one checkpoint at a time, and a busy one is left to the other.
+checkpoint has copied all of it: the log would keep growing. So passive passes follow one
+another, each copying what came in during the one before, until that is a few pages (or
+after three); then a last pass runs in the file's write turn, for the pages of the last
+milliseconds (1 to a few ms, mostly its two syncs, against 15 to 30 for the whole log), and
+the next writer starts the log afresh. When several processes write one file, each one's
+thread checkpoints it; SQLite runs one checkpoint at a time, and a busy one is left to the
+other.
 
 The automatic checkpoint stays as a bound (`AUTOCHECKPOINT_PAGES`, set on every connection by
 `engine_for`): it fires only if the log reaches 16,000 pages (64 MB), which this thread keeps it
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 
 DELAY = 0.5  # seconds between the first write noted and the checkpoint that copies it
 AUTOCHECKPOINT_PAGES = 16_000  # SQLite's own checkpoint, now only a bound (default 1,000)
-FEW_PAGES = 64  # what the last pass, in the writers' turn, may be left to copy (about 1 ms)
+FEW_PAGES = 64  # what the last pass, in the writers' turn, may be left to copy (a few ms)
 MOST_PASSES = 3  # passive passes before that one, whatever came in
 BUSY_MILLISECONDS = 1_000  # how long the checkpoint's connection waits for the file's locks
 
@@ -103,7 +105,7 @@ class Checkpointer:
 
     def drain(self, timeout: float) -> bool:
         """Wait until every checkpoint due has run; False if `timeout` seconds ran out first.
-        (A graceful stop, or a test, that wants the log copied now.)"""
+        For a caller that wants the log copied now (the tests)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             # Due now, not after the gathering delay.
