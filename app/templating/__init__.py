@@ -72,7 +72,7 @@ def _page_of_pages(context: Context) -> Markup:
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-class SandboxedEnvironment(ImmutableSandboxedEnvironment):
+class TemplateSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, with `x.key` on a plain dict answered in one step.
 
     Every context value our composers hand a template is a dict, and `x.key` is the bulk of a
@@ -94,7 +94,7 @@ class SandboxedEnvironment(ImmutableSandboxedEnvironment):
 
 def create_environment(
     templates_dir: Path, components_dir: Path, auto_reload: bool = True, public_base_url: str = ""
-) -> SandboxedEnvironment:
+) -> TemplateSandbox:
     loader = PrefixLoader(
         {
             "templates": FileSystemLoader(templates_dir),
@@ -102,7 +102,7 @@ def create_environment(
             "email": MjmlLoader(templates_dir, components_dir),
         }
     )
-    env = SandboxedEnvironment(
+    env = TemplateSandbox(
         loader=loader,
         autoescape=True,
         undefined=StrictUndefined,
@@ -113,8 +113,10 @@ def create_environment(
         extensions=["jinja2.ext.i18n"],
         cache_size=400,
     )
+    # Newstyle, so the extension compiles `{% trans %}` to calls with keyword variables; the
+    # callables the templates reach are then ours, unwrapped (see _gettext).
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)  # see _gettext
+    env.globals.update(_=_gettext, gettext=_gettext, ngettext=_ngettext)
     env.filters["css_string"] = _css_string
     env.globals["page_of_pages"] = _page_of_pages
     # The type family (app/fonts): its faces for @font-face, its stack for font-family.
@@ -132,7 +134,7 @@ def init_app(app: Flask) -> None:
     )
 
 
-def environment() -> SandboxedEnvironment:
+def environment() -> TemplateSandbox:
     return current_app.extensions["touchpoint.jinja"]
 
 
