@@ -8,14 +8,15 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from app import pipeline
+from app import config, pipeline
 from app.channels.sandbox import Sandbox
 from app.cpu_turn import CpuTurn, cpu_turn
 from tests.conftest import load_fixture
@@ -115,6 +116,14 @@ def test_with_the_turn_off_renders_overlap(app: Flask, held: HeldRenders,
     assert held.most_inside == 2
 
 
+@pytest.mark.parametrize(("value", "on"), [("false", False), ("0", False), ("true", True), ("on", True)])
+def test_cpu_turn_is_set_from_the_environment(value: str, on: bool, monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("TOUCHPOINT_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("CPU_TURN", value)
+    assert config.load({"SECRET_KEY": "x" * 48})["CPU_TURN"] is on
+
+
 def _no_warm_up() -> None:
     pass
 
@@ -126,14 +135,17 @@ def _slow(seconds: float) -> str:
 
 def test_waiting_on_the_sandboxs_child_lets_the_next_render_in() -> None:
     sandbox = Sandbox(processes=1, warm_up=_no_warm_up)
-    turn_taken_meanwhile = threading.Event()
-    child_running = threading.Event()
+    child_running, child_answered = threading.Event(), threading.Event()
+    # Whether the PDF's render was still waiting on its child when the next one got the turn.
+    while_waiting: list[bool] = []
 
     def pdf() -> str:
         cpu_turn.take()
         try:
             child_running.set()
+            _until(lambda: cpu_turn.queued() == 1)  # the next render waits for the turn
             result = sandbox.call(_slow, (1.0,), seconds=WAIT, megabytes=512)
+            child_answered.set()
             assert cpu_turn.held()  # back in the turn once the child has answered
             return result
         finally:
@@ -142,17 +154,18 @@ def test_waiting_on_the_sandboxs_child_lets_the_next_render_in() -> None:
     def next_render() -> None:
         assert child_running.wait(WAIT)
         cpu_turn.take()
-        turn_taken_meanwhile.set()
+        while_waiting.append(not child_answered.is_set())
         cpu_turn.give_back()
 
     try:
         with ThreadPoolExecutor(2) as executor:
             laid_out = executor.submit(pdf)
             executor.submit(next_render).result(WAIT)
-            assert turn_taken_meanwhile.is_set() and not laid_out.done()
             assert laid_out.result(WAIT) == "laid out"
     finally:
         sandbox.close()
+    # Had the turn stayed with the PDF's render, the next would have had it only afterwards.
+    assert while_waiting == [True]
 
 
 def test_the_turn_is_the_holders_own() -> None:
@@ -190,10 +203,7 @@ def test_the_turn_goes_to_the_thread_that_waited_longest() -> None:
         thread = threading.Thread(target=wait_for_it, args=(n,))
         thread.start()
         waiting.append(thread)
-        deadline = time.monotonic() + WAIT
-        while turn.queued() < n + 1:  # each in the queue before the next comes
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
+        _until(lambda n=n: turn.queued() == n + 1)  # each in the queue before the next comes
     # The holder comes back for the turn at once, as a thread done with one request does with
     # the next: it queues behind the four.
     turn.give_back()
@@ -203,6 +213,14 @@ def test_the_turn_goes_to_the_thread_that_waited_longest() -> None:
     for thread in waiting:
         thread.join(WAIT)
     assert order == [0, 1, 2, 3, 99]
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Wait for `condition` (another thread's progress), failing after WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
 
 
 def _taken_within(turn: CpuTurn, seconds: float) -> bool:
