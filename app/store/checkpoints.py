@@ -97,6 +97,8 @@ class Checkpointer:
                 self._settling = True
             try:
                 settle(writers)
+            except Exception:  # never the thread's end: the next write brings the next checkpoint
+                log.exception("the checkpoint of %s failed", writers.database)
             finally:
                 with self._changed:
                     self._settling = False

@@ -140,3 +140,29 @@ def test_a_forked_process_checkpoints_with_a_thread_of_its_own(
     assert child.exitcode == 0
     with sqlite3.connect(writers.database) as connection:
         assert connection.execute("SELECT count(*) FROM t").fetchone()[0] == 51
+
+
+class _Broken(SqliteWriters):
+    """Writers whose turn cannot be had (a lost lock file, say)."""
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        raise OSError("no turn to be had")
+        yield
+
+
+def test_a_failed_checkpoint_is_logged_and_the_thread_goes_on(
+        database: tuple[Engine, SqliteWriters], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    engine, writers = database
+    monkeypatch.setattr(checkpointer, "delay", 0.0)
+    broken = _Broken(writers.database)
+    with engine.begin() as connection:  # a page in the log, so the passive pass finds work
+        connection.execute(text("INSERT INTO t (b) VALUES (x'00')"))
+    checkpointer.wrote(broken)
+    assert checkpointer.drain(30)
+    assert "the checkpoint of" in caplog.text and "no turn to be had" in caplog.text
+    # The same thread still checkpoints the next write.
+    taken = checkpointer.taken
+    _write(engine, writers, 1)
+    assert checkpointer.drain(30) and checkpointer.taken > taken
