@@ -70,7 +70,7 @@ class Checkpointer:
         self._due: dict[Path, tuple[float, Writers]] = {}  # file -> (when due, monotonic; writers)
         self._thread: threading.Thread | None = None
         self._settling = False
-        self.taken = 0  # files settled since the start (or the fork)
+        self.taken = 0  # checkpoints run, failed ones too, since the start (or the fork)
 
     def wrote(self, writers: Writers) -> None:
         """The writers' file has new commits in its log: checkpoint it within `delay` seconds."""
