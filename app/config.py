@@ -62,6 +62,7 @@ SERVING_KEYS = (
     "TOUCHPOINT_ENV",
     "HOST",
     "PORT",
+    "HEALTH_PORT",
     "WEB_CONCURRENCY",
     "WEB_THREADS",
     "CPU_TURN",
@@ -94,6 +95,9 @@ def defaults(var_dir: Path) -> dict[str, Any]:
         # one per core), threads in each, and how long a stop waits for what is in flight.
         "HOST": "127.0.0.1",
         "PORT": 8000,
+        # Unset: no port of its own for liveness. Set: the launcher answers GET /healthz there,
+        # while the web processes' threads may all be busy (app/serve/health.py).
+        "HEALTH_PORT": None,
         "WEB_CONCURRENCY": None,
         "WEB_THREADS": 4,
         # A render takes its process's CPU turn and runs alone, uninterrupted by the others
@@ -228,6 +232,8 @@ def _coerce(key: str, value: str) -> Any:
         return float(value)
     if key in {"PORT", "WEB_CONCURRENCY", "WEB_THREADS"}:
         return int(value)
+    if key == "HEALTH_PORT":
+        return int(value) if value.strip() else None
     if key == "PDF_TIME_LIMIT":
         return float(value)
     if key == "PDF_MEMORY_LIMIT":
@@ -275,6 +281,9 @@ def check(settings: dict[str, Any]) -> list[str]:
     environment = settings.get("TOUCHPOINT_ENV")
     if environment not in ENVIRONMENTS:
         return [f"TOUCHPOINT_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}"]
+    if settings.get("HEALTH_PORT") and settings["HEALTH_PORT"] == settings.get("PORT"):
+        return [f"HEALTH_PORT must differ from PORT (both are {settings['PORT']}): the liveness "
+                "probe has a port of its own"]
     if environment != "production":
         return []
     problems: list[str] = []

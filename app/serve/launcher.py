@@ -3,7 +3,8 @@
     check       -> the settings (app/config.py: production refuses what it cannot run with)
     schema      -> brought to head once, here, before any server process starts
     dev key     -> development only: `<var>/dev-api-key`, with every scope, made on first start
-    start       -> gunicorn (gunicorn_conf.py) and the background process (background.py)
+    start       -> gunicorn (gunicorn_conf.py) and the background process (background.py);
+                   with HEALTH_PORT, the liveness probe's own port (health.py), served here
     supervise   -> SIGTERM or SIGINT: both stop gracefully, and the launcher exits 0; if either
                    dies by itself, the other is stopped and the launcher exits 1, so whatever
                    runs the launcher (systemd, a container runtime) restarts the whole service
@@ -31,6 +32,7 @@ from flask import Flask
 from app import create_app
 from app.auth import ensure_dev_key
 from app.config import ConfigError
+from app.serve.health import HealthServer
 from app.store.schema import SchemaNotCurrent
 
 # Beyond the graceful timeout, how long to wait before a child that does not stop is killed.
@@ -56,13 +58,28 @@ def main() -> int:
         print(f"touchpoint: cannot start: PORT {app.config['PORT']} on HOST {app.config['HOST']!r} "
               f"is in use by another process ({taken}); stop it or set PORT", file=sys.stderr)
         return 2
+    probes = None
+    if app.config["HEALTH_PORT"]:
+        try:
+            probes = HealthServer(app.config["HOST"], int(app.config["HEALTH_PORT"]))
+        except OSError as error:
+            print(f"touchpoint: cannot start: HEALTH_PORT {app.config['HEALTH_PORT']} on HOST "
+                  f"{app.config['HOST']!r} cannot be listened on ({error.strerror or error}); "
+                  "stop what holds it or set HEALTH_PORT", file=sys.stderr)
+            return 2
     _announce_dev_key(app)
     environment = child_environment(app.config)
     children = {"web": _start(["-m", "gunicorn", "-c", "python:app.serve.gunicorn_conf"], environment)}
     if _has_background_work(app):
         children["background"] = _start(["-m", "app.serve.background"], environment)
     _announce(app, children)
-    return supervise(children, float(app.config["GRACEFUL_TIMEOUT"]))
+    if probes is None:
+        return supervise(children, float(app.config["GRACEFUL_TIMEOUT"]))
+    probes.start(children)
+    try:
+        return supervise(children, float(app.config["GRACEFUL_TIMEOUT"]))
+    finally:
+        probes.stop()
 
 
 def _address_taken(host: str, port: int) -> str | None:
@@ -125,9 +142,10 @@ def _die_with_parent() -> None:
 def _announce(app: Flask, children: dict[str, subprocess.Popen[bytes]]) -> None:
     config = app.config
     workers = config["WEB_CONCURRENCY"] or os.cpu_count() or 1
+    health = f"; liveness on port {config['HEALTH_PORT']}" if config["HEALTH_PORT"] else ""
     print(f"touchpoint: serving on http://{config['HOST']}:{config['PORT']} "
           f"({config['TOUCHPOINT_ENV']}; gunicorn, {workers} processes x {config['WEB_THREADS']} threads; "
-          f"links to {config['PUBLIC_BASE_URL']}); "
+          f"links to {config['PUBLIC_BASE_URL']}{health}); "
           + ", ".join(f"{name} pid {child.pid}" for name, child in children.items()),
           file=sys.stderr)
 

@@ -26,6 +26,7 @@ class Server:
     port: int
     var_dir: Path
     log: Path
+    health_port: int | None = None
 
     @property
     def key(self) -> str:

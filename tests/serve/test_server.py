@@ -33,6 +33,7 @@ from tests.serve.helpers import (
 )
 
 WEB_WORKERS = 2
+WEB_THREADS = 2
 JOB_WORKERS = 1
 STAGES = ["validate", "enrich", "personalise", "compose", "draw", "render", "store"]
 
@@ -41,15 +42,16 @@ STAGES = ["validate", "enrich", "personalise", "compose", "draw", "render", "sto
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     var_dir = tmp_path_factory.mktemp("served") / "var"
     log = var_dir.parent / "server.log"
-    port = free_port()
+    port, health_port = free_port(), free_port()
     process = start(var_dir, port, log, LOG_FORMAT="json", WEB_CONCURRENCY=str(WEB_WORKERS),
-                    WEB_THREADS="2", JOB_WORKERS=str(JOB_WORKERS))
+                    WEB_THREADS=str(WEB_THREADS), JOB_WORKERS=str(JOB_WORKERS),
+                    HEALTH_PORT=str(health_port))
     try:
         wait_for(lambda: process.poll() is not None
                  or (ready(port) and web_processes_ready(log) == WEB_WORKERS),
                  "every web process to be ready", START_PATIENCE)
         assert process.poll() is None, log.read_text()
-        yield Server(process, port, var_dir, log)
+        yield Server(process, port, var_dir, log, health_port)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -72,6 +74,53 @@ def test_healthz_and_readyz_answer_without_a_key(server: Server) -> None:
     status, _, body = server.request("GET", "/readyz", headers={"Authorization": ""})
     assert status == 200
     assert json.loads(body) == {"status": "ready", "checks": {"database": "ok", "artifacts": "ok"}}
+
+
+def probe(port: int, method: str = "GET", path: str = "/healthz",
+          timeout: float = PATIENCE) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_the_health_port_says_every_process_runs(server: Server) -> None:
+    assert server.health_port is not None
+    status, headers, body = probe(server.health_port)
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    assert json.loads(body) == {"status": "ok", "processes": {"web": "running", "background": "running"}}
+    status, headers, body = probe(server.health_port, "HEAD")
+    assert (status, body) == (200, b"")
+    status, headers, body = probe(server.health_port, path="/v1/messages")
+    assert (status, headers["Content-Type"]) == (404, "application/problem+json")
+    assert json.loads(body)["status"] == 404
+
+
+def test_the_health_port_answers_while_every_web_thread_is_taken(server: Server) -> None:
+    """Clients that send their render's body slowly hold a web thread each (its body is read
+    before the render starts). With every thread of both web processes held, the web port's
+    /healthz waits for one; the health port answers at once."""
+    assert server.health_port is not None
+    # The kernel spreads connections over the processes' sockets at random: 20 leave a process
+    # with fewer than its 2 threads' worth about once in 25,000 runs.
+    head = (f"POST /v1/render HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").encode()
+    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE) for _ in range(20)]
+    try:
+        for connection in slow:
+            connection.sendall(head)
+        # Every thread is held once a probe of the web port goes unanswered.
+        with pytest.raises(TimeoutError):
+            probe(server.port, timeout=2.0)
+        status, _, body = probe(server.health_port, timeout=PATIENCE)
+        assert (status, json.loads(body)["status"]) == (200, "ok")
+    finally:
+        for connection in slow:
+            connection.close()
+    assert probe(server.port)[0] == 200
 
 
 def test_readyz_is_503_and_says_why_when_artifacts_cannot_be_written(server: Server) -> None:
@@ -225,6 +274,18 @@ def test_a_port_another_process_listens_on_stops_the_start(tmp_path: Path) -> No
         process = start(tmp_path / "var", port, log)
         assert process.wait(PATIENCE) == 2
     assert f"touchpoint: cannot start: PORT {port} on HOST '127.0.0.1' is in use" in log.read_text()
+
+
+def test_a_health_port_another_process_listens_on_stops_the_start(tmp_path: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        log = tmp_path / "refused.log"
+        process = start(tmp_path / "var", free_port(), log, HEALTH_PORT=str(taken))
+        assert process.wait(PATIENCE) == 2
+    assert f"touchpoint: cannot start: HEALTH_PORT {taken} on HOST '127.0.0.1' cannot be listened on" \
+        in log.read_text()
 
 
 # Stopping: last, since it stops the module's server.
