@@ -113,7 +113,9 @@ class OfferShown(Base):
     """
 
     __tablename__ = "offers_shown"
-    __table_args__ = (Index("ix_offers_shown_customer", "customer_id", "brand", "shown_at"),)
+    # Led by the offer after the customer: each render reads its brand's capped offers only
+    # (`customers.offers_shown`), never the rows of the offers shown without a cap.
+    __table_args__ = (Index("ix_offers_shown_cap", "customer_id", "brand", "offer_id", "shown_at"),)
 
     message_id: Mapped[str] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True

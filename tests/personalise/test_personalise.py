@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event
 
 from app.brands.catalogue import Catalogue, load_catalogue
 from app.personalise import decide
@@ -224,6 +225,29 @@ def test_a_render_reads_the_history_of_capped_offers_only(app: Flask) -> None:
         # The brand's catalogue names its capped offers and nothing else.
         windows = app.extensions["touchpoint.brands"].get("demo-coffee").offers.cap_windows
         assert windows["lavanti"] == 30 and "barista-workshop" not in windows
+
+
+def test_the_history_of_capped_offers_is_found_by_offer_in_the_index(app: Flask) -> None:
+    """SQLite's plan for the render's query seeks each capped offer's rows: the rows of offers
+    shown without a cap, however many a customer has, are never walked."""
+    engine = app.extensions["touchpoint.engine"]
+    executed: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        executed.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with app.app_context():
+            customers.offers_shown("c-1", "demo-coffee", {"lavanti": 30, "restritto": 60}, NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    [(statement, parameters)] = executed
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    assert [row[-1] for row in plan] == [
+        "SEARCH offers_shown USING COVERING INDEX ix_offers_shown_cap "
+        "(customer_id=? AND brand=? AND offer_id=? AND shown_at>?)"]
 
 
 def test_at_most_n_blocks_per_message_type_then_limit(tmp_path: Path) -> None:
