@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from dataclasses import fields, replace
 from decimal import Decimal
 from typing import Any
 from xml.etree import ElementTree
@@ -225,3 +226,29 @@ def test_nice_ticks(highest: str, top: str, ticks: int) -> None:
     got_top, got_ticks = nice_ticks(Decimal(highest))
     assert got_top == Decimal(top)
     assert len(got_ticks) == ticks and got_ticks[0] == 0 and got_ticks[-1] == got_top
+
+
+def test_a_charts_drawing_key_changes_with_every_field_of_it_and_of_its_bars_and_lines() -> None:
+    """The key finds a stored PNG of the same chart: any change to what is drawn must miss it."""
+    bar = charts.Bar("Oct", "2026", 312.0, "current", "312 kWh")
+    line = charts.Line(280.0, "similar", "Similar homes: 280 kWh")
+    chart = charts.ConsumptionChart(bars=(bar,), lines=(line,), ticks=((0.0, "0"), (400.0, "400")),
+                                    top=400.0, legend=(("current", "This period"),), title="Usage",
+                                    description="312 kWh in October 2026", primary="#1b6e3c", unit="kWh")
+    key = chart.key(charts.EMAIL)
+    assert charts.ConsumptionChart(**{f.name: getattr(chart, f.name) for f in fields(chart)}).key(
+        charts.EMAIL) == key
+    assert chart.key(charts.SCREEN) != key
+    changed = {"str": "x", "float": 1.5, "float | None": None, "bool": False}
+    for field in fields(charts.Bar):
+        assert replace(chart, bars=(replace(bar, **{field.name: changed[field.type]}),)).key(
+            charts.EMAIL) != key, field.name
+    for field in fields(charts.Line):
+        assert replace(chart, lines=(replace(line, **{field.name: changed[field.type]}),)).key(
+            charts.EMAIL) != key, field.name
+    for name, value in (("bars", (bar, bar)), ("lines", ()), ("ticks", ((0.0, "0"),)), ("top", 500.0),
+                        ("legend", ()), ("title", "x"), ("description", "x"), ("primary", "#000000"),
+                        ("unit", "m³")):
+        assert replace(chart, **{name: value}).key(charts.EMAIL) != key, name
+    assert {f.name for f in fields(charts.ConsumptionChart)} == {
+        "bars", "lines", "ticks", "top", "legend", "title", "description", "primary", "unit"}

@@ -46,6 +46,7 @@ COMMODITIES = {
 }
 
 
+@lru_cache(maxsize=1024)
 def _month(text: str) -> date:
     year, month = text.split("-")
     return date(int(year), int(month), 1)
@@ -69,6 +70,11 @@ def usage_summary(usage: list[Any], fmt: Any) -> str | None:
     if change > 0:
         return fmt.gettext("%(percent)s more than in %(month)s.", percent=percent, month=month_name)
     return fmt.gettext("The same as in %(month)s.", month=month_name)
+
+
+def _month_text(month: date) -> str:
+    """"2026-10": the same as f"{month:%Y-%m}", without strftime, 24 times a bill."""
+    return f"{month.year:04d}-{month.month:02d}"
 
 
 def _add_months(month: date, count: int) -> date:
@@ -214,7 +220,7 @@ def compose(enriched: Enriched, context: dict[str, Any]) -> Composed:
         "totals": totals_view(totals, currency, fmt),
         "payment": payment,
         "usage": [
-            {"month": f"{slot['month']:%Y-%m}", "label": slot["long"],
+            {"month": _month_text(slot["month"]), "label": slot["long"],
              "value": slot["text"] if slot["value"] is not None else fmt.gettext("no reading"),
              "amount": float(slot["value"]) if slot["value"] is not None else None,
              "current": slot["kind"] == "current", "last_year": slot["kind"] == "last_year"}
