@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from app import fonts
 from app.i18n import translations
+from app.templating.constants import Constants
 from app.templating.mjml_loader import MjmlCompileError, MjmlLoader
 
 __all__ = ["MjmlCompileError", "create_environment", "environment", "init_app", "render"]
@@ -126,12 +127,14 @@ def create_environment(
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["touchpoint.jinja"] = create_environment(
+    environment = create_environment(
         Path(app.config["TEMPLATES_DIR"]),
         Path(app.config["COMPONENTS_DIR"]),
         auto_reload=app.config["TEMPLATE_AUTO_RELOAD"],
         public_base_url=app.config["PUBLIC_BASE_URL"],
     )
+    app.extensions["touchpoint.jinja"] = environment
+    app.extensions["touchpoint.jinja.constants"] = Constants(environment)
 
 
 def environment() -> TemplateSandbox:
@@ -143,4 +146,7 @@ def template(name: str) -> Template:
 
 
 def render(name: str, context: dict[str, Any]) -> str:
-    return template(name).render(context)
+    """`name` rendered with `context`, from its variant with the brand's look written in
+    (constants.py): the same text."""
+    variants: Constants = current_app.extensions["touchpoint.jinja.constants"]
+    return variants.template(name, template(name), context).render(context)
