@@ -10,9 +10,10 @@ What is measured, per fixture under fixtures/<type>/ (every channel of the type 
 - the PDF of a 1-page and of a 5-page invoice built here (line count found by rendering).
 
 The floors, and why they are floors:
-- email: the cached compiled template (`template("email/<type>/email.mjml")`, MJML already
-  compiled to HTML-with-Jinja) `.render(context)` alone. Per request the email path must at
-  least run this Jinja render; anything above it is our own overhead.
+- email: the cached compiled template (`compiled("email/<type>/email.mjml", context)`, MJML
+  already compiled to HTML-with-Jinja, the brand's look written in) `.render(context)` alone.
+  Per request the email path must at least run this Jinja render; anything above it is our
+  own overhead.
 - web: the document template's `.render(context)` alone, with the same composed context.
 - pdf: `weasyprint.HTML(string=html, base_url=..., url_fetcher=...).write_pdf()` on the very
   HTML the PDF channel lays out, with the same fetcher: the layout and PDF writing we buy.
@@ -53,7 +54,7 @@ from app.message.enriched import Enriched
 from app.pipeline import commit, prepare_message, render_message
 from app.schemas.invoice import MAX_LINES
 from app.store import artifacts
-from app.templating import template
+from app.templating import compiled, render
 from bench import pdf_cpu
 
 TYPES = ("appointment", "invoice", "bill")
@@ -86,8 +87,7 @@ def raw_weasyprint(html: str, fetcher: OwnAssetsFetcher) -> bytes:
 
 
 def pdf_floor(message: Composed, enriched: Enriched) -> Case:
-    html = template(f"templates/{message.type}/document.html").render(
-        {**message.context, "channel": "pdf"})
+    html = render(f"templates/{message.type}/document.html", {**message.context, "channel": "pdf"})
     fetcher = OwnAssetsFetcher(artifacts(), enriched.public_base_url)
     return lambda: raw_weasyprint(html, fetcher)
 
@@ -97,10 +97,10 @@ def fixture_cases(document: dict[str, Any]) -> dict[str, Case]:
     kind = document["type"]
     document = {**document, "channels": list(channels_of(kind))}
     message, enriched = prepare_message(document)
-    email_template = template(f"email/{kind}/email.mjml")
     email_context = {**message.context, "channel": "email"}
-    document_template = template(f"templates/{kind}/document.html")
+    email_template = compiled(f"email/{kind}/email.mjml", email_context)
     web_context = {**message.context, "channel": "web"}
+    document_template = compiled(f"templates/{kind}/document.html", web_context)
     email_only = {**document, "channels": ["email"]}
 
     cases: dict[str, Case] = {

@@ -27,7 +27,7 @@ from app.i18n import translations
 from app.templating.constants import Constants
 from app.templating.mjml_loader import MjmlCompileError, MjmlLoader
 
-__all__ = ["MjmlCompileError", "create_environment", "environment", "init_app", "render"]
+__all__ = ["MjmlCompileError", "compiled", "create_environment", "environment", "init_app", "render"]
 
 
 # `_()`, `gettext()` and `ngettext()` in a template, as Jinja's i18n extension makes them with
@@ -145,8 +145,12 @@ def template(name: str) -> Template:
     return environment().get_template(name)
 
 
-def render(name: str, context: dict[str, Any]) -> str:
-    """`name` rendered with `context`, from its variant with the brand's look written in
-    (constants.py): the same text."""
+def compiled(name: str, context: dict[str, Any]) -> Template:
+    """What `render` runs for `name` and `context`: its variant with the brand's look written
+    in (constants.py), which renders the same text, or the template itself."""
     variants: Constants = current_app.extensions["touchpoint.jinja.constants"]
-    return variants.template(name, template(name), context).render(context)
+    return variants.template(name, template(name), context)
+
+
+def render(name: str, context: dict[str, Any]) -> str:
+    return compiled(name, context).render(context)
