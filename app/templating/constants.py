@@ -33,12 +33,10 @@ import weakref
 from collections import OrderedDict
 from typing import Any
 
-from jinja2 import Environment, Template
+from jinja2 import Environment, Template, Undefined
 from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
-_DICT_ATTRIBUTES = frozenset(dir(dict))
-
 # Variants kept: a few templates (email HTML and text, web page, PDF, per type) times the
 # brands' looks in use, with room for a designer editing colours in the workbench.
 VARIANTS = 128
@@ -109,10 +107,9 @@ class Constants:
         first, *rest = path.split(".")
         value = context.get(first, self.environment.globals.get(first))
         for name in rest:
-            # As the sandbox reads `x.name` of a plain dict (TemplateSandbox.getattr).
-            if type(value) is not dict or name not in value or name in _DICT_ATTRIBUTES:
+            value = self.environment.getattr(value, name)  # as the template reads `x.name`
+            if isinstance(value, Undefined):
                 return None
-            value = value[name]
         if not isinstance(value, str):
             return None
         text = str(value) if isinstance(value, Markup) else str(escape(value))
