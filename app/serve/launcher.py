@@ -73,13 +73,13 @@ def main() -> int:
     if _has_background_work(app):
         children["background"] = _start(["-m", "app.serve.background"], environment)
     _announce(app, children)
-    if probes is None:
-        return supervise(children, float(app.config["GRACEFUL_TIMEOUT"]))
-    probes.start(children)
+    if probes is not None:
+        probes.start(children)
     try:
         return supervise(children, float(app.config["GRACEFUL_TIMEOUT"]))
     finally:
-        probes.stop()
+        if probes is not None:
+            probes.stop()
 
 
 def _address_taken(host: str, port: int) -> str | None:
