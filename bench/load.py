@@ -125,6 +125,7 @@ class Results:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    closed: int = 0  # answers that said `Connection: close` (app/serve/balance.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -168,6 +169,7 @@ def client(port: int, key: str, calls: list[Call], next_call: Any, results: Resu
         kind = "shared key" if call.idempotency_key else "render"
         with results.lock:
             results.statuses[(kind, status)] += 1
+            results.closed += response.getheader("Connection") == "close"
             if kind == "render" and status == 201:
                 results.latencies.append(elapsed)
             expected = (201, 409) if call.idempotency_key else (201,)
@@ -284,6 +286,8 @@ def report(args: argparse.Namespace, results: Results, seconds: float, cpu_by_pi
           f"costs {per_render / floor_ms:.1f}x that (HTTP, keys, limits, all stages, the archive)")
     print("answers: " + ", ".join(f"{kind} {status}: {count}"
                                   for (kind, status), count in sorted(results.statuses.items())))
+    print(f"connections: {args.concurrency} kept alive, {results.closed} closed by the server after "
+          "an answer (a process over its share of them closes one; its client reconnects)")
     print("server-side ms per stage, median / p99: " + ", ".join(
         f"{stage} {statistics.median(values):.2f} / {percentile(values, 0.99):.1f}"
         for stage, values in stages.items() if values))

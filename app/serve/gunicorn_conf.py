@@ -24,6 +24,7 @@ from gunicorn import glogging
 # Gunicorn reads every module-level name that is one of its settings (`config` is one).
 from app.config import load as _load_settings
 from app.logs import logconfig_dict as _logconfig_dict
+from app.serve.balance import ConnectionShares
 
 _settings = _load_settings()
 
@@ -49,6 +50,10 @@ keepalive = 5
 # connections of a burst landed on one of two workers, which then queued them on its threads
 # (and its one core, for Python) while the other worker idled.
 reuse_port = True
+# ...and a kept-alive connection stays with the process it was handed to: a process that holds
+# more than its share answers with `Connection: close`, so that its client is handed out again
+# (app/serve/balance.py; the hooks below).
+_connection_shares = ConnectionShares(slots=max(8, 2 * workers))
 # Each worker builds its own app after the fork: no database connection or thread is shared
 # across processes.
 preload_app = False
@@ -87,8 +92,27 @@ def post_worker_init(worker: Any) -> None:
     worker.log.info("web process %s ready", worker.pid)
 
 
+def pre_fork(_server: Any, worker: Any) -> None:
+    """In the master, before each web process is forked: its slot in the connection table
+    (on the worker object, which the master keeps and the forked process inherits)."""
+    worker.connection_share = (_connection_shares, _connection_shares.claim())
+
+
+def pre_request(worker: Any, request: Any) -> None:
+    """In a web process, before each request: publish the connections it holds, and close
+    this one after its answer when that is more than its share (app/serve/balance.py)."""
+    shares, slot = getattr(worker, "connection_share", (None, None))
+    held = getattr(worker, "nr_conns", None)  # gthread's count of its open connections
+    if slot is not None and held is not None and shares.over_share(slot, worker.pid, held):
+        request.must_close = True
+
+
 def child_exit(_server: Any, worker: Any) -> None:
-    """A worker is gone: its live metrics leave /metrics (prometheus multiprocess mode)."""
+    """A worker is gone: its slot in the connection table is free again, and its live
+    metrics leave /metrics (prometheus multiprocess mode)."""
+    shares, slot = getattr(worker, "connection_share", (None, None))
+    if slot is not None:
+        shares.release(slot)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # The gunicorn master loads only its settings; prometheus_client only where it is used.
         from prometheus_client import multiprocess

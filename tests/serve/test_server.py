@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -121,6 +122,47 @@ def test_the_health_port_answers_while_every_web_thread_is_taken(server: Server)
         for connection in slow:
             connection.close()
     assert probe(server.port)[0] == 200
+
+
+def test_kept_alive_connections_end_up_spread_evenly_over_the_web_processes(server: Server) -> None:
+    """16 clients, each on a kept-alive connection: the kernel hands them to the 2 processes at
+    random (8 and 8 one time in five). A process over its share answers `Connection: close`,
+    its client reconnects and is handed out again, until each process holds 8."""
+    clients = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=PATIENCE) for _ in range(16)]
+    try:
+        for _ in range(50):
+            closed = 0
+            for client in clients:
+                client.request("GET", "/healthz")
+                response = client.getresponse()
+                assert (response.status, json.loads(response.read())["status"]) == (200, "ok")
+                closed += response.getheader("Connection") == "close"
+            if not closed:
+                break
+        assert closed == 0, "the connections were still moving after 50 rounds"
+        assert sorted(connections_by_process(server).values()) == [8, 8]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def connections_by_process(server: Server) -> dict[int, int]:
+    """Each web process's established connections on the server's port, from /proc."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == server.port and fields[3] == "01":
+                established.add(fields[9])  # the socket's inode
+    tree = server.pids()
+    web = next(pid for pid, (_, command) in tree.items() if "gunicorn" in command
+               and tree[pid][0] == server.process.pid)
+    held = {}
+    for pid in (pid for pid, (parent, _) in tree.items() if parent == web):
+        sockets = {os.readlink(link)[len("socket:["):-1] for link in Path(f"/proc/{pid}/fd").iterdir()
+                   if os.readlink(link).startswith("socket:[")}
+        held[pid] = len(sockets & established)
+    return held
 
 
 def test_readyz_is_503_and_says_why_when_artifacts_cannot_be_written(server: Server) -> None:
