@@ -92,6 +92,8 @@ def unsign_id(purpose: str, token: str, max_age: int) -> str:
 # sealed id is short (links go into SMS texts, where every character counts).
 _PACKABLE = re.compile(r"([a-z]{1,8})_([0-9a-hjkmnp-tv-z]{26})")
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+# Crockford's digits as the ones `int(…, 32)` reads (0-9, then a-v): the same values.
+_AS_BASE32 = str.maketrans(_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 _PACKED, _RAW = 1, 0
 
 
@@ -107,9 +109,7 @@ def _pack(message_id: str) -> bytes:
     if match is None or match.group(1) != "msg":
         raw = message_id.encode()
         return bytes([_RAW, len(raw)]) + raw
-    value = 0
-    for char in match.group(2):
-        value = value * 32 + _ALPHABET.index(char)
+    value = int(match.group(2).translate(_AS_BASE32), 32)
     return bytes([_PACKED]) + value.to_bytes(17, "big")[1:]
 
 
