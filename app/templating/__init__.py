@@ -13,6 +13,8 @@ Template names:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +39,19 @@ __all__ = ["MjmlCompileError", "compiled", "create_environment", "environment", 
 # wraps), some thirty times a render.
 @pass_context
 def _gettext(context: Context, message: str, /, **values: Any) -> str:
-    text = translations(context["lang"]).gettext(message)
+    catalog = translations(context["lang"])
+    if not values:  # most of them: the same text in every message of a language
+        return _translated(catalog, message, context.eval_ctx.autoescape)
+    text = catalog.gettext(message)
     return (Markup(text) if context.eval_ctx.autoescape else text) % values
+
+
+@lru_cache(maxsize=4096)
+def _translated(catalog: NullTranslations, message: str, autoescape: bool) -> str:
+    """`_(message)` without variables, as `_gettext` makes it (formatted all the same: `%%`
+    is `%`), kept per catalog: a reloaded catalog is a new one, and its texts are made anew."""
+    text = catalog.gettext(message)
+    return (Markup(text) if autoescape else text) % {}
 
 
 @pass_context
