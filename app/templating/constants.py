@@ -31,6 +31,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, Template, Undefined
@@ -53,6 +54,12 @@ _REBINDS = re.compile(
     r"|macro\s+\w+\([^)]*\b(?:brand|fonts)\b")                 # a macro's parameter
 
 
+@lru_cache(maxsize=VARIANTS)
+def _holders(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """The objects the paths hang off (`brand.colors` of `brand.colors.primary`), each once."""
+    return tuple(dict.fromkeys(path.rpartition(".")[0] for path in paths))
+
+
 class Constants:
     """The variants of one environment's templates (thread-safe)."""
 
@@ -63,6 +70,10 @@ class Constants:
         self._paths: weakref.WeakKeyDictionary[Template, tuple[str, ...]] = weakref.WeakKeyDictionary()
         self._sources: weakref.WeakKeyDictionary[Template, str] = weakref.WeakKeyDictionary()
         self._variants: OrderedDict[tuple[Template, tuple[str | None, ...]], Template] = OrderedDict()
+        # Per base template and the ids of the objects its paths hang off: those objects and
+        # the texts made from them (`_values`).
+        self._texts: OrderedDict[tuple[Template, tuple[int, ...]],
+                                 tuple[tuple[Any, ...], tuple[str | None, ...]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def template(self, name: str, base: Template, context: dict[str, Any]) -> Template:
@@ -71,7 +82,7 @@ class Constants:
             paths = self._read(name, base)
         if not paths:
             return base
-        values = tuple(self._text(path, context) for path in paths)
+        values = self._values(base, paths, context)
         if not any(value is not None for value in values):
             return base
         key = (base, values)
@@ -102,14 +113,41 @@ class Constants:
             self._paths[base] = paths
         return paths
 
-    def _text(self, path: str, context: dict[str, Any]) -> str | None:
-        """What `{{ path }}` renders to in `context`, or None when it is not written in."""
+    def _values(self, base: Template, paths: tuple[str, ...],
+                context: dict[str, Any]) -> tuple[str | None, ...]:
+        """What each path renders to in `context` (`_text`). The paths hang off a few objects
+        (`brand.colors`, `brand.dark.colors`, `fonts`), the same ones in every message of a
+        brand: the texts made from them are kept per template, for the last few sets of
+        such objects, and reused while `context` holds the very same ones (compared by
+        identity, and kept alive meanwhile, so an id is never another object's). Such an
+        object is never changed in place: a brand edited is loaded anew, as a new one."""
+        holders = tuple(self._value(holder, context) for holder in _holders(paths))
+        key = (base, tuple(map(id, holders)))
+        with self._lock:
+            kept = self._texts.get(key)
+            if kept is not None and all(a is b for a, b in zip(kept[0], holders, strict=True)):
+                self._texts.move_to_end(key)
+                return kept[1]
+        values = tuple(self._text(path, context) for path in paths)
+        with self._lock:
+            self._texts[key] = (holders, values)
+            while len(self._texts) > VARIANTS:
+                self._texts.popitem(last=False)
+        return values
+
+    def _value(self, path: str, context: dict[str, Any]) -> Any:
+        """What `path` reads in `context`, looked up as the template looks it up."""
         first, *rest = path.split(".")
         value = context.get(first, self.environment.globals.get(first))
         for name in rest:
             value = self.environment.getattr(value, name)  # as the template reads `x.name`
             if isinstance(value, Undefined):
-                return None
+                return value
+        return value
+
+    def _text(self, path: str, context: dict[str, Any]) -> str | None:
+        """What `{{ path }}` renders to in `context`, or None when it is not written in."""
+        value = self._value(path, context)
         if not isinstance(value, str):
             return None
         text = str(value) if isinstance(value, Markup) else str(escape(value))

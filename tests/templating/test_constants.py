@@ -69,6 +69,25 @@ def test_each_look_has_its_variant_and_the_oldest_go_first(tmp_path: Path) -> No
     assert variants.template("templates/look.html", base, _context("#00ff00")) is not green
 
 
+def test_a_looks_texts_are_made_once_for_the_same_objects_and_anew_for_new_ones(tmp_path: Path) -> None:
+    env = _environment(tmp_path, {"look.html": LOOK})
+    variants, base = Constants(env), env.get_template("templates/look.html")
+    made = []
+    text = variants._text
+    variants._text = lambda path, context: made.append(path) or text(path, context)  # type: ignore[method-assign]
+    colors, dark = {"primary": "#1b6e3c"}, {"colors": {"primary": "#000000"}}
+    # A new view of the brand each message, around the very same colours: made once.
+    for name in ("Ada", "Bo", "Cy"):
+        context = {"brand": {"colors": colors, "dark": dark}, "name": name}
+        assert variants.template("templates/look.html", base, context).render(context) == base.render(context)
+    assert len(made) == len(set(made))
+    # The brand loaded anew (a designer's edit): other objects, whatever they hold, made anew.
+    made.clear()
+    context = {"brand": {"colors": {"primary": "#ff0000"}, "dark": dark}, "name": "Di"}
+    rendered = variants.template("templates/look.html", base, context).render(context)
+    assert made and rendered == base.render(context) and rendered.startswith("#ff0000|")
+
+
 @pytest.mark.parametrize("source", [
     "{% set brand = other %}" + LOOK,
     "{% for brand in brands %}{% endfor %}" + LOOK,
