@@ -128,6 +128,7 @@ class _Loaded:
     mtime: float  # the newest of the brand's data files when it was loaded
     brand: Brand
     checked: float  # time.monotonic() of the last look at its files
+    path: Path  # its brand.json
 
 
 class BrandRegistry:
@@ -149,7 +150,11 @@ class BrandRegistry:
         return sorted(p.name for p in self.directory.iterdir() if (p / "brand.json").exists())
 
     def check(self, brand_id: str) -> Path:
-        """The brand's brand.json, without loading it; a 422 naming `brand` if there is none."""
+        """The brand's brand.json, without loading it; a 422 naming `brand` if there is none.
+        A brand loaded and looked at less than `recheck` seconds ago is taken as there."""
+        cached = self._cache.get(brand_id)
+        if cached and time.monotonic() - cached.checked < self.recheck:
+            return cached.path
         path = self.directory / brand_id / "brand.json"
         if "/" in brand_id or brand_id.startswith(".") or not path.exists():
             known = ", ".join(self.ids())
@@ -170,7 +175,7 @@ class BrandRegistry:
         # Stored once the brand has loaded, every check passed: a refused brand stores nothing.
         for picture in brand.pictures.values():
             self.assets.put_asset(picture, "png")
-        self._cache[brand_id] = _Loaded(mtime, brand, now)
+        self._cache[brand_id] = _Loaded(mtime, brand, now, path)
         return brand
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from flask import Flask
 
 from app.brands import BrandRegistry
+from app.problems import InvalidRequest
 from app.store.artifacts import ArtifactStore
 from tests.appointments.helpers import brands_with
 from tests.conftest import PUBLIC_BASE_URL, _config, load_fixture, make_app
@@ -76,6 +78,28 @@ def test_an_edited_brand_shows_at_once_or_after_the_recheck(
     later = time.monotonic() + recheck + 1
     monkeypatch.setattr(time, "monotonic", lambda: later)
     assert registry.get("demo-bank").name == "Renamed Bank" != before.name
+
+
+@pytest.mark.parametrize(("recheck", "seen_at_once"), [(0.0, True), (3600.0, False)])
+def test_a_removed_brand_is_refused_at_once_or_after_the_recheck(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recheck: float, seen_at_once: bool) -> None:
+    brands = brands_with(tmp_path)
+    registry = BrandRegistry(brands, ArtifactStore(tmp_path / "artifacts"), PUBLIC_BASE_URL, recheck)
+    registry.get("demo-bank")
+    shutil.rmtree(brands / "demo-bank")
+
+    def refused() -> bool:
+        try:
+            registry.check("demo-bank")
+        except InvalidRequest as problem:
+            assert [error.path for error in problem.errors] == ["brand"]
+            return True
+        return False
+
+    assert refused() is seen_at_once
+    later = time.monotonic() + recheck + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert refused()
 
 
 @pytest.mark.parametrize(("reload", "recheck"), [(True, 0.0), (False, 2.0)])
