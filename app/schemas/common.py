@@ -53,6 +53,8 @@ class Model(BaseModel):
 
 
 def _decimal_string(value: Any) -> Decimal:
+    if type(value) is str and _DECIMAL_RE.match(value):  # most: one look, then the number
+        return Decimal(value)
     if isinstance(value, bool | int | float):
         raise ValueError('must be a decimal string such as "4.20", not a JSON number')
     shape = _DECIMAL_SHAPE.match(value.strip()) if isinstance(value, str) else None
