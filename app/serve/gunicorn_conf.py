@@ -24,7 +24,7 @@ from gunicorn import glogging
 # Gunicorn reads every module-level name that is one of its settings (`config` is one).
 from app.config import load as _load_settings
 from app.logs import logconfig_dict as _logconfig_dict
-from app.serve.balance import ConnectionShares
+from app.serve.balance import ConnectionShares, ProcessShare
 
 _settings = _load_settings()
 
@@ -95,24 +95,31 @@ def post_worker_init(worker: Any) -> None:
 def pre_fork(_server: Any, worker: Any) -> None:
     """In the master, before each web process is forked: its slot in the connection table
     (on the worker object, which the master keeps and the forked process inherits)."""
-    worker.connection_share = (_connection_shares, _connection_shares.claim())
+    worker.connection_share = ProcessShare(_connection_shares, _connection_shares.claim())
 
 
 def pre_request(worker: Any, request: Any) -> None:
     """In a web process, before each request: publish the connections it holds, and close
     this one after its answer when that is more than its share (app/serve/balance.py)."""
-    shares, slot = getattr(worker, "connection_share", (None, None))
+    share = getattr(worker, "connection_share", None)
     held = getattr(worker, "nr_conns", None)  # gthread's count of its open connections
-    if slot is not None and held is not None and shares.over_share(slot, worker.pid, held):
+    if share is not None and held is not None and share.close_one(worker.pid, held):
         request.must_close = True
+        request.closes_for_share = True
+
+
+def post_request(worker: Any, request: Any, _environ: Any, _response: Any) -> None:
+    """After each answer: a connection closed for the share is no longer counted on."""
+    if getattr(request, "closes_for_share", False):
+        worker.connection_share.closed()
 
 
 def child_exit(_server: Any, worker: Any) -> None:
     """A worker is gone: its slot in the connection table is free again, and its live
     metrics leave /metrics (prometheus multiprocess mode)."""
-    shares, slot = getattr(worker, "connection_share", (None, None))
-    if slot is not None:
-        shares.release(slot)
+    share = getattr(worker, "connection_share", None)
+    if share is not None:
+        share.release()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # The gunicorn master loads only its settings; prometheus_client only where it is used.
         from prometheus_client import multiprocess

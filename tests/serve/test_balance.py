@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from app.serve.balance import ConnectionShares
+from app.serve.balance import ConnectionShares, ProcessShare
 
 
 def test_a_process_over_its_share_is_told_so_and_one_within_it_is_not() -> None:
@@ -59,3 +59,23 @@ def test_the_table_is_shared_with_the_processes_forked_after_it() -> None:
     # What the child wrote is seen here: 4 is within a share of ceil(16 / 2), 12 is not.
     assert not shares.over_share(parent, os.getpid(), 4)
     assert shares.over_share(child, pid, 12)
+
+
+def test_a_process_closes_only_its_excess_while_its_closes_are_under_way() -> None:
+    """Its threads decide at once, each before any connection has gone: 11 held against a
+    share of 8 closes three, not one per request served meanwhile."""
+    shares = ConnectionShares(slots=2)
+    busy, other = ProcessShare(shares, shares.claim()), ProcessShare(shares, shares.claim())
+    assert not other.close_one(102, 5)
+    decided = [busy.close_one(101, 11) for _ in range(6)]
+    assert decided == [True, True, True, False, False, False]
+    busy.closed()  # one answer sent: that connection's close is no longer under way...
+    assert not busy.close_one(101, 10)  # ...and the process counts it gone: 10 - 2 closing
+    assert busy.close_one(101, 11)  # a new client came meanwhile: over again
+
+
+def test_a_process_without_a_slot_never_closes() -> None:
+    shares = ConnectionShares(slots=1)
+    assert ProcessShare(shares, shares.claim()).close_one(101, 1) is False  # alone: its share
+    unbalanced = ProcessShare(shares, shares.claim())
+    assert unbalanced.slot is None and not unbalanced.close_one(102, 100)
