@@ -46,7 +46,6 @@ class ConnectionShares:
     process it forks sees the same pages."""
 
     def __init__(self, slots: int) -> None:
-        self.slots = slots
         self._memory = mmap.mmap(-1, _SLOT.size * slots)  # MAP_SHARED: kept across fork
 
     def claim(self) -> int | None:

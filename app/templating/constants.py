@@ -118,14 +118,15 @@ class Constants:
         """What each path renders to in `context` (`_text`). The paths hang off a few objects
         (`brand.colors`, `brand.dark.colors`, `fonts`), the same ones in every message of a
         brand: the texts made from them are kept per template, for the last few sets of
-        such objects, and reused while `context` holds the very same ones (compared by
-        identity, and kept alive meanwhile, so an id is never another object's). Such an
-        object is never changed in place: a brand edited is loaded anew, as a new one."""
+        such objects, and reused while `context` holds the very same ones (found by their
+        ids: an entry keeps its objects alive, so while it is kept no other object has those
+        ids). Such an object is never changed in place: a brand edited is loaded anew, as a
+        new one."""
         holders = tuple(self._value(holder, context) for holder in _holders(paths))
         key = (base, tuple(map(id, holders)))
         with self._lock:
             kept = self._texts.get(key)
-            if kept is not None and all(a is b for a, b in zip(kept[0], holders, strict=True)):
+            if kept is not None:
                 self._texts.move_to_end(key)
                 return kept[1]
         values = tuple(self._text(path, context) for path in paths)
